@@ -82,8 +82,18 @@ export async function freePort() {
  * Starts code-server detached (own process group) on 127.0.0.1 and waits for /healthz.
  * Returns { url, port, stop() }; stop() ends the whole group, extension host included.
  */
-export async function startCodeServer({ folder, stateDir, env = {}, extensionsDir, quiet = true }) {
+export async function startCodeServer({ folder, stateDir, env = {}, extensionsDir, quiet = true, settings = {} }) {
   const bin = ensureCodeServer();
+  const userDir = path.join(stateDir, 'user-data', 'User');
+  fs.mkdirSync(userDir, { recursive: true });
+  fs.writeFileSync(path.join(userDir, 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'git.openRepositoryInParentFolders': 'never',
+    'security.workspace.trust.enabled': false,
+    ...settings,
+  }, null, 2));
   const port = await freePort();
   const args = [bin, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', path.join(stateDir, 'user-data')];
@@ -125,6 +135,6 @@ export function installVsix(vsix, extensionsDir, stateDir) {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1]?.endsWith('codeServer.mjs')) {
   console.log(ensureCodeServer());
 }

@@ -1,0 +1,73 @@
+// Drives the real workbench like a person: code-server with Grove installed from the packaged .vsix (what users
+// install), Debian chromium through playwright-core, and helpers for the palette, views and screenshots.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+// @ts-expect-error plain ESM helpers shared with the launcher scripts
+import { installVsix, startCodeServer } from './codeServer.mjs';
+// @ts-expect-error plain ESM helpers shared with the launcher scripts
+import { launchBrowser, workbenchUrl } from './browser.mjs';
+
+export const repoRoot = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
+
+export const resultsDir = path.join(repoRoot, 'test-results');
+
+export interface Workbench {
+  page: Page;
+  close(): Promise<void>;
+  screenshot(name: string): Promise<string>;
+  runCommand(title: string): Promise<void>;
+  openGrove(): Promise<void>;
+}
+
+export async function openWorkbench(folder: string, opts: { env?: Record<string, string> } = {}): Promise<Workbench> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-'));
+  const extensionsDir = path.join(stateDir, 'extensions');
+  const vsix = path.join(repoRoot, 'dist', 'grove.vsix');
+  if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run npm run package`);
+  installVsix(vsix, extensionsDir, stateDir);
+  const server = await startCodeServer({ folder, stateDir, extensionsDir, env: { ...opts.env } });
+  const browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  await page.goto(await workbenchUrl(server.url, { folder }));
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+
+  const wb: Workbench = {
+    page,
+    async close() {
+      await browser.close();
+      server.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    },
+    async screenshot(name) {
+      fs.mkdirSync(resultsDir, { recursive: true });
+      const file = path.join(resultsDir, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    async runCommand(title) {
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+      await row.waitFor({ state: 'visible', timeout: 15_000 });
+      await page.keyboard.press('Enter');
+    },
+    async openGrove() {
+      const tab = page.getByRole('tab', { name: /^Grove/ });
+      await tab.first().click();
+      // A lone view has its header folded into the container's title, so wait for the view's pane itself.
+      await page.locator('.pane-header[aria-label^="Agents"]').first().waitFor({ state: 'attached', timeout: 30_000 });
+      await page.locator('.sidebar .composite.title', { hasText: /grove/i }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    },
+  };
+  return wb;
+}
