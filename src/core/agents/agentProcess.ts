@@ -1,0 +1,395 @@
+/**
+ * A supervised agent process: spawned through execa with an argument array (never a shell), leading its own
+ * process group on POSIX, and ended as a whole group on stop, failure or dispose.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { Disposable } from '../util/disposable';
+import { Emitter } from '../util/event';
+import { nullLogger, type Logger } from '../util/logger';
+
+export interface ProcessOutput {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: string | null;
+  /** True when `stop()` or `dispose()` ended it. */
+  stoppedByUser: boolean;
+}
+
+export interface StopTimeouts {
+  /** After SIGINT, wait this long before SIGTERM (default 3000 ms). */
+  interruptMs?: number;
+  /** After SIGTERM, wait this long before SIGKILL (default 3000 ms). */
+  terminateMs?: number;
+}
+
+export interface AgentProcessOptions {
+  /** Executable (absolute path or a name on PATH). Use {@link resolveClaudeExecutable} for Claude. */
+  command: string;
+  args: string[];
+  cwd: string;
+  /** The complete environment of the child (not merged with ours). */
+  env: Record<string, string | undefined>;
+  logger?: Logger;
+  stopTimeouts?: StopTimeouts;
+  /** Aborting ends the process like `stop()`. */
+  signal?: AbortSignal;
+}
+
+/** The executable is missing: the message tells the user how to fix it. */
+export class ExecutableNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExecutableNotFoundError';
+  }
+}
+
+export const CLAUDE_NOT_FOUND = 'Claude Code CLI not found: install with npm i -g @anthropic-ai/claude-code or set grove.claudePath';
+
+/** Every live process group, so that an exiting host (deactivation, crash) leaves no orphan agent behind. */
+const liveGroups = new Set<AgentProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of liveGroups) p.killNow();
+  });
+}
+
+export class AgentProcess extends Disposable {
+  private readonly _onDidOutput = this._register(new Emitter<ProcessOutput>());
+  /** Raw chunks of stdout and stderr. */
+  readonly onDidOutput = this._onDidOutput.event;
+  private readonly _onDidExit = this._register(new Emitter<ProcessExit>());
+  /** Fires once, after the output streams are drained; listeners are dropped afterwards. */
+  readonly onDidExit = this._onDidExit.event;
+
+  readonly pid: number | undefined;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<ProcessExit>;
+
+  private readonly child: ResultPromise;
+  /** Inherited by every descendant: finds tool processes that left our group (see {@link markedProcesses}). */
+  private readonly marker = randomUUID();
+  private readonly logger: Logger;
+  private stopRequested = false;
+  private exitInfo: ProcessExit | undefined;
+  private stopping: Promise<ProcessExit> | undefined;
+
+  constructor(private readonly options: AgentProcessOptions) {
+    super();
+    this.logger = options.logger ?? nullLogger;
+    installExitHook();
+    this.child = execa(options.command, options.args, {
+      cwd: options.cwd,
+      env: { ...options.env, [MARKER_VAR]: this.marker },
+      extendEnv: false,
+      // POSIX: lead a process group so stop() reaches the CLI's children (Bash tool, nested agents…).
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      encoding: 'buffer',
+      // execa's own cleanup is skipped for detached children; liveGroups + the exit hook do it instead.
+      cleanup: false,
+      shell: false,
+    });
+    this.pid = this.child.pid;
+    liveGroups.add(this);
+    this.child.stdout?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stdout', data }));
+    this.child.stderr?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stderr', data }));
+    this.child.stdin?.on('error', () => { /* EPIPE once the child is gone: its exit is reported instead */ });
+
+    // Once the main process has exited, whatever it left in its group is an orphan: end it so it cannot hold the
+    // output pipes open (which would delay the exit event forever) or keep running unsupervised.
+    // Claude Code starts its Bash tool with setsid (a new session and group), so the group alone does not reach it:
+    // processes that inherited our marker are swept too.
+    this.child.once('exit', () => {
+      this.signalGroup('SIGKILL', true);
+      for (const p of markedProcesses(this.marker)) killQuietly(p, 'SIGKILL');
+    });
+
+    this.exited = this.child.then(
+      (r) => this.finish(r.exitCode ?? null, r.signal ?? null),
+      (err) => this.finish(null, null, err),
+    );
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) void this.stop();
+      else {
+        const onAbort = () => void this.stop();
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.exited.then(() => signal.removeEventListener('abort', onAbort));
+      }
+    }
+  }
+
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
+  /** Writes to the child's stdin; false when it is closed. */
+  write(data: string): boolean {
+    const stdin = this.child.stdin;
+    if (!stdin || stdin.destroyed || stdin.writableEnded || this.exitInfo) return false;
+    stdin.write(data);
+    return true;
+  }
+
+  /** Closes the child's stdin (a stream-json CLI exits when its input ends). */
+  endInput(): void {
+    const stdin = this.child.stdin;
+    if (stdin && !stdin.writableEnded) stdin.end();
+  }
+
+  /**
+   * Ends the whole process group: SIGINT, then SIGTERM, then SIGKILL, waiting the configured time between steps.
+   * On Windows: a normal kill, then `taskkill /T /F /PID` for the tree.
+   */
+  stop(): Promise<ProcessExit> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    this.stopRequested = true;
+    this.stopping ??= this.runStopLadder();
+    return this.stopping;
+  }
+
+  private async runStopLadder(): Promise<ProcessExit> {
+    const { interruptMs = 3000, terminateMs = 3000 } = this.options.stopTimeouts ?? {};
+    if (process.platform === 'win32') {
+      this.child.kill();
+      if (await this.exitsWithin(interruptMs)) return this.exited;
+      this.taskkill();
+      return this.exited;
+    }
+    for (const [sig, wait] of [['SIGINT', interruptMs], ['SIGTERM', terminateMs]] as const) {
+      this.logger.trace(`agent ${this.pid}: ${sig} to its process group`);
+      this.signalGroup(sig);
+      if (await this.exitsWithin(wait)) return this.exited;
+    }
+    this.logger.warn(`agent ${this.pid}: still alive after SIGINT and SIGTERM, sending SIGKILL`);
+    this.signalGroup('SIGKILL');
+    if (this.pid !== undefined) for (const d of descendantsOf(this.pid)) killQuietly(d, 'SIGKILL');
+    return this.exited;
+  }
+
+  /** Synchronous last resort (host exiting): SIGKILL the group and every marked descendant now. */
+  killNow(): void {
+    if (process.platform === 'win32') return this.taskkill();
+    const marked = markedProcesses(this.marker);
+    this.signalGroup('SIGKILL', true);
+    for (const p of marked) killQuietly(p, 'SIGKILL');
+  }
+
+  override dispose(): void {
+    if (!this.exitInfo) void this.stop();
+    super.dispose();
+  }
+
+  private exitsWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      void this.exited.then(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  private signalGroup(sig: NodeJS.Signals, quiet = false): void {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    try {
+      if (process.platform === 'win32') this.child.kill(sig);
+      else process.kill(-pid, sig);
+    } catch (err: any) {
+      if (err?.code !== 'ESRCH' && !quiet) this.logger.warn(`agent ${pid}: ${sig} failed: ${err?.message ?? err}`);
+    }
+  }
+
+  private taskkill(): void {
+    if (this.pid === undefined) return;
+    try {
+      // Synchronous so that it also works from the host's exit hook.
+      spawnSync('taskkill', ['/T', '/F', '/PID', String(this.pid)], { windowsHide: true, stdio: 'ignore' });
+    } catch {
+      /* the process is gone */
+    }
+  }
+
+  private finish(code: number | null, signal: string | null, err?: unknown): ProcessExit {
+    if (this.exitInfo) return this.exitInfo;
+    if (err) this.logger.error(`agent ${this.pid}: ${String(err)}`);
+    liveGroups.delete(this);
+    this.exitInfo = { code, signal, stoppedByUser: this.stopRequested };
+    this.logger.trace(`agent ${this.pid}: exited code=${code} signal=${signal}${this.stopRequested ? ' (stopped)' : ''}`);
+    this._onDidExit.fire(this.exitInfo);
+    this._onDidOutput.dispose();
+    this._onDidExit.dispose();
+    return this.exitInfo;
+  }
+}
+
+/** Environment variable carrying a per-process token, inherited by all descendants of an agent. */
+export const MARKER_VAR = 'GROVE_AGENT_PROCESS';
+
+function killQuietly(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone already */
+  }
+}
+
+/**
+ * Live processes whose environment holds `MARKER_VAR=token` (Linux: /proc/<pid>/environ). Finds the tool processes
+ * of a CLI that died by SIGKILL: they were re-parented and live in their own session. Elsewhere: [] (the stop
+ * ladder's descendant walk and the CLI's own cleanup on SIGINT/SIGTERM cover them).
+ */
+export function markedProcesses(token: string): number[] {
+  if (process.platform !== 'linux') return [];
+  const needle = Buffer.from(`${MARKER_VAR}=${token}\0`);
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/environ`).includes(needle)) out.push(Number(e));
+    } catch {
+      /* not ours or gone */
+    }
+  }
+  return out;
+}
+
+/** Pids of all descendants of `pid` (POSIX, from `ps`). */
+export function descendantsOf(pid: number): number[] {
+  let table: string;
+  try {
+    table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const line of table.split('\n')) {
+    const [c, p] = line.trim().split(/\s+/).map(Number);
+    if (!c || p === undefined) continue;
+    children.set(p, [...(children.get(p) ?? []), c]);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) for (const c of children.get(queue.shift()!) ?? []) (out.push(c), queue.push(c));
+  return out;
+}
+
+// ---- resolving the executable ---------------------------------------------------------------------------------
+
+export interface ResolvedCommand {
+  command: string;
+  /** Arguments to put before the caller's own (e.g. the script of a resolved `.cmd` shim). */
+  prefixArgs: string[];
+}
+
+/**
+ * Finds the Claude CLI: the `grove.claudePath` setting when given, else `claude` on PATH.
+ *
+ * Windows: npm installs a `claude.cmd` shim, which execa cannot start without a shell. Rather than running it
+ * through `cmd.exe /d /s /c` — whose quoting rules differ from every other program's and would put arguments through
+ * cmd's metacharacter parsing — we read the shim and start its target directly: the native `claude.exe` it points
+ * to, or `node <cli.js>` for older JavaScript releases. (cmd-shim's format: the target is the last quoted
+ * `"%dp0%\…"` path on the line that ends with `%*`.)
+ *
+ * @throws ExecutableNotFoundError with {@link CLAUDE_NOT_FOUND} when nothing is found.
+ */
+export function resolveClaudeExecutable(claudePath: string | undefined, env: Record<string, string | undefined> = process.env): ResolvedCommand {
+  const found = claudePath?.trim() ? resolveExplicit(claudePath.trim(), env) : which('claude', env);
+  if (!found) {
+    throw new ExecutableNotFoundError(claudePath?.trim() ? `${CLAUDE_NOT_FOUND} (grove.claudePath is "${claudePath}", which does not exist)` : CLAUDE_NOT_FOUND);
+  }
+  return resolveShim(found);
+}
+
+function resolveExplicit(p: string, env: Record<string, string | undefined>): string | undefined {
+  if (path.isAbsolute(p) || p.includes('/') || p.includes('\\')) return isFile(p) ? p : undefined;
+  return which(p, env);
+}
+
+/** `name` on PATH (with PATHEXT on Windows), or undefined. */
+export function which(name: string, env: Record<string, string | undefined> = process.env, platform = process.platform): string | undefined {
+  const pathVar = env.PATH ?? env.Path ?? '';
+  const sep = platform === 'win32' ? ';' : ':';
+  const exts = platform === 'win32' ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').map((e) => e.toLowerCase())] : [''];
+  for (const dir of pathVar.split(sep)) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const candidate = path.join(dir.replace(/^"|"$/g, ''), name + ext);
+      if (isFile(candidate) && (platform === 'win32' || isExecutable(candidate))) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** Turns an npm `.cmd` shim into the command it runs; any other file is returned as is. */
+export function resolveShim(file: string, readFile: (p: string) => string = (p) => fs.readFileSync(p, 'utf8')): ResolvedCommand {
+  if (!/\.(cmd|bat)$/i.test(file)) return { command: file, prefixArgs: [] };
+  const target = parseCmdShim(readFile(file), path.win32.dirname(file));
+  if (!target) throw new ExecutableNotFoundError(`${CLAUDE_NOT_FOUND} (cannot read the npm shim ${file}; set grove.claudePath to claude.exe or cli.js)`);
+  if (/\.(c|m)?js$/i.test(target)) {
+    const localNode = path.win32.join(path.win32.dirname(file), 'node.exe');
+    return { command: isFile(localNode) ? localNode : 'node', prefixArgs: [target] };
+  }
+  return { command: target, prefixArgs: [] };
+}
+
+/** The target of an npm cmd-shim: `"%dp0%\node_modules\…\claude.exe"   %*` → the absolute path. Pure. */
+export function parseCmdShim(content: string, shimDir: string): string | undefined {
+  const line = content.split(/\r?\n/).reverse().find((l) => l.includes('%*'));
+  if (!line) return undefined;
+  const quoted = [...line.matchAll(/"(%~?dp0%?\\[^"]+)"/gi)].map((m) => m[1]);
+  const target = quoted.filter((q) => !/\\node(\.exe)?$/i.test(q)).pop();
+  if (!target) return undefined;
+  return path.win32.join(shimDir, target.replace(/^%~?dp0%?\\/i, ''));
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Environment variable names whose values must never be logged. */
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|AUTH|CREDENTIAL|COOKIE/i;
+
+/** A loggable command line: the agent-relevant env (ANTHROPIC_*, CLAUDE_*) with secrets masked, then the argv. */
+export function describeCommand(command: string, args: string[], env: Record<string, string | undefined> = {}): string {
+  const shown = Object.entries(env)
+    .filter(([k, v]) => v !== undefined && /^(ANTHROPIC_|CLAUDE_)/.test(k))
+    .map(([k, v]) => `${k}=${SECRET_NAME.test(k) ? '***' : v}`);
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a));
+  return [...shown, quote(command), ...args.map(quote)].join(' ');
+}
