@@ -100,6 +100,8 @@ export function createSnapshot(init: NewInstance, now: number = Date.now()): Ins
 export interface InstanceChange {
   snapshot: InstanceSnapshot;
   previousState: InstanceState;
+  /** True when the change mirrors another process's registry (see {@link Instance.mirror}); not to be persisted again. */
+  external?: boolean;
 }
 
 /** Fields a caller may patch outside a transition (identity and state go through their own paths). */
@@ -133,6 +135,10 @@ export class Instance extends Disposable {
 
   get id(): string {
     return this.data.id;
+  }
+
+  get title(): string {
+    return this.data.title;
   }
 
   get state(): InstanceState {
@@ -256,6 +262,18 @@ export class Instance extends Disposable {
         return;
       }
     }
+  }
+
+  /**
+   * Replaces the whole snapshot, without validation, by one another process wrote to the registry. Only for
+   * instances this process does not drive; the change is flagged `external`.
+   */
+  mirror(snapshot: InstanceSnapshot): void {
+    if (snapshot.id !== this.data.id) throw new Error(`Grove: cannot mirror ${snapshot.id} onto instance ${this.data.id}`);
+    const previousState = this.data.state;
+    this.data = { ...snapshot };
+    this.runBase = totalsOf(snapshot);
+    this._onDidChange.fire({ snapshot: { ...snapshot }, previousState, external: true });
   }
 
   private toRunningIfStarting(patch: InstancePatch): void {
