@@ -46,7 +46,7 @@ const testBuilds = tests
   ? [
       {
         ...common,
-        entryPoints: [...findTests('test/unit', '.test.ts'), ...findTests('test/ui', '.test.ts'), 'test/support/mochaRun.ts'],
+        entryPoints: [...findTests('test/unit', '.test.ts'), ...findTests('test/ui', '.test.ts'), 'test/support/mochaRun.ts', 'test/support/demoModel.ts'],
         outdir: 'out',
         outbase: '.',
         // Heavy or native packages stay as runtime requires.

@@ -1,21 +1,82 @@
 // Composition root: builds core objects with plain constructor arguments, wires the VS Code layer, and hands
 // every disposable to context.subscriptions. Nothing else constructs services.
 import * as vscode from 'vscode';
+import { Fleet } from './core/fleet/fleet';
+import { GitClient } from './core/git/gitClient';
+import { WorktreeManager } from './core/git/worktreeManager';
+import { AgentRunners } from './vscode/agents/agentRunners';
+import { createApi, type GroveApi } from './vscode/api';
+import { dispatchCommands } from './vscode/commands/dispatchCommands';
+import { instanceCommands } from './vscode/commands/instanceCommands';
+import { registerCommands } from './vscode/commands/register';
+import { worktreeCommands } from './vscode/commands/worktreeCommands';
+import { groveConfig } from './vscode/config';
+import { LOG_SCHEME, LogDocumentProvider } from './vscode/logDocument';
+import { ChannelLogger } from './vscode/logger';
+import { Notifications } from './vscode/notifications';
+import { WorkspaceRepositories } from './vscode/repositories';
+import type { Services } from './vscode/services';
+import { StatusBarSummary } from './vscode/statusBar';
+import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 
-export interface GroveApi {
-  readonly version: string;
-}
+export type { GroveApi } from './vscode/api';
 
 export async function activate(context: vscode.ExtensionContext): Promise<GroveApi> {
-  const log = vscode.window.createOutputChannel('Grove', { log: true });
-  context.subscriptions.push(log);
-  const comingSoon = (what: string) => () => vscode.window.showInformationMessage(`Grove: ${what} is coming soon.`);
-  context.subscriptions.push(
-    vscode.commands.registerCommand('grove.dispatchTask', comingSoon('Dispatch Task')),
-    vscode.commands.registerCommand('grove.dispatchPlan', comingSoon('Dispatch Plan')),
+  const channel = vscode.window.createOutputChannel('Grove', { log: true });
+  context.subscriptions.push(channel);
+  const log = new ChannelLogger(channel);
+  const demoModel = process.env.GROVE_DEMO_MODEL === '1';
+
+  const git = new GitClient({ logger: log });
+  const worktrees = new WorktreeManager(git, { logger: log });
+  const repos = new WorkspaceRepositories(worktrees, git, log);
+  const agents = new AgentRunners(context, worktrees, repos, log);
+  const fleet = new Fleet(
+    { commonDir: (repoRoot) => git.commonDir(repoRoot), worktrees: agents.worktreePort(), agents },
+    { logger: log, maxConcurrent: groveConfig().maxConcurrent },
   );
-  await vscode.commands.executeCommand('setContext', 'grove.ready', true);
-  return { version: context.extension.packageJSON.version as string };
+  // Disposed in reverse: the fleet (and with it every agent process group) goes first.
+  context.subscriptions.push(repos, agents, fleet);
+  const services: Services = { context, log, channel, git, worktrees, repos, fleet, demoModel };
+
+  const tree = new AgentsTreeProvider(repos, fleet, repos);
+  const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
+  if (demoModel) view.description = 'Demo model';
+  const status = new StatusBarSummary(demoModel);
+  const logs = new LogDocumentProvider(fleet, repos);
+  context.subscriptions.push(
+    tree, view, status, logs,
+    new Notifications(fleet),
+    vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, logs),
+    fleet.onDidChangeInstances((change) => {
+      status.update(fleet.instances());
+      for (const i of change.changed) logs.refresh(i.id);
+      void vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
+    }),
+    fleet.onDidReportCorruption((c) => {
+      void vscode.window.showErrorMessage(`Grove: the agent registry ${c.file} was unreadable. Its content was kept in ${c.backup}.`);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('grove.maxConcurrent')) fleet.maxConcurrent = groveConfig().maxConcurrent;
+    }),
+    ...registerCommands(log, () => channel.show(true), {
+      ...worktreeCommands(services),
+      ...dispatchCommands(services),
+      ...instanceCommands(services, agents),
+      'grove.showOutput': () => channel.show(),
+    }),
+  );
+
+  // Discovery and recovery run after activation returns, so the view shows at once.
+  const ready = repos.discover().then(async () => {
+    const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
+    await fleet.recover(roots);
+    status.update(fleet.instances());
+    await vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
+    await vscode.commands.executeCommand('setContext', 'grove.ready', true);
+  }).catch((err: Error) => log.error(err));
+
+  return createApi(context.extension.packageJSON.version as string, services, ready, tree);
 }
 
 export function deactivate(): void {}

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import util from 'node:util';
 import { startCodeServer } from './codeServer.mjs';
 import { launchBrowser, workbenchUrl } from './browser.mjs';
 
@@ -32,7 +33,8 @@ try {
     page.exposeFunction('codeAutomationExit', (code) => resolve(code));
   });
   await page.exposeFunction('codeAutomationLog', (type, items) => {
-    const text = (items ?? []).map((i) => (typeof i === 'string' ? i : JSON.stringify(i))).join(' ');
+    // The host's console arguments arrive as a format string and its values (mocha's reporter uses %s / %d).
+    const text = util.format(...(items ?? []).map((i) => (typeof i === 'string' ? i : JSON.stringify(i))));
     (type === 'error' ? process.stderr : process.stdout).write(`${text}\n`);
   });
   await page.goto(await workbenchUrl(server.url, { folder, extensionDevelopmentPath, extensionTestsPath }));

@@ -82,7 +82,7 @@ export async function freePort() {
  * Starts code-server detached (own process group) on 127.0.0.1 and waits for /healthz.
  * Returns { url, port, stop() }; stop() ends the whole group, extension host included.
  */
-export async function startCodeServer({ folder, stateDir, env = {}, extensionsDir, quiet = true, settings = {} }) {
+export async function startCodeServer({ folder, stateDir, env = {}, extensionsDir, quiet = true, settings = {}, port: fixedPort }) {
   const bin = ensureCodeServer();
   const userDir = path.join(stateDir, 'user-data', 'User');
   fs.mkdirSync(userDir, { recursive: true });
@@ -94,7 +94,7 @@ export async function startCodeServer({ folder, stateDir, env = {}, extensionsDi
     'security.workspace.trust.enabled': false,
     ...settings,
   }, null, 2));
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const args = [bin, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', path.join(stateDir, 'user-data')];
   if (extensionsDir) args.push('--extensions-dir', extensionsDir);

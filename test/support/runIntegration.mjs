@@ -15,7 +15,7 @@ try {
     extensionDevelopmentPath: root,
     extensionTestsPath: path.join(root, 'out/test/integration/index.js'),
     launchArgs: [workspace],
-    extensionTestsEnv: { GROVE_TEST_WORKSPACE: workspace, GROVE_REPO_ROOT: root },
+    extensionTestsEnv: { GROVE_TEST_WORKSPACE: workspace, GROVE_REPO_ROOT: root, GROVE_LOG_TO_CONSOLE: '1' },
   });
 } catch (err) {
   console.error(`integration: ${err.message ?? err}`);

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { resolveClaudeExecutable, which } from '../../core/agents/agentProcess';
+import { claudeConfigFile, inheritFolderTrust } from '../../core/agents/claudeTrust';
+import { writeHookSettings } from '../../core/agents/hookSettings';
+import { HookStatusMapper, StatusFileTailer } from '../../core/agents/hookStatus';
+import { expandArgs, findProfile, parseProfiles } from '../../core/agents/profiles';
+import type { AgentHandle, AgentStartOptions } from '../../core/fleet/dispatcher';
+import type { AgentEvent, InstanceSnapshot } from '../../core/model';
+import { Disposable } from '../../core/util/disposable';
+import type { Logger } from '../../core/util/logger';
+import type { AgentProfileSetting } from '../config';
+
+interface Session {
+  instanceId: string;
+  terminal: vscode.Terminal;
+  emit(e: AgentEvent): void;
+  stopping: boolean;
+  exited: boolean;
+  /** The agent finished its turn (Stop hook) and waits for the user. */
+  waitingForUser: boolean;
+  dispose(): void;
+}
+
+export interface TerminalStartContext {
+  env: Record<string, string | undefined>;
+  claudePath?: string;
+  profiles: AgentProfileSetting[];
+}
+
+/**
+ * Terminal mode: one managed integrated terminal per instance, started with shellPath/shellArgs (never sendText of
+ * a command line). Claude Code's status comes from hooks that append to a per-instance status file in the
+ * extension's storage; other CLIs (profiles) report through their process and file activity in the worktree.
+ */
+export class TerminalAgents extends Disposable {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: Logger,
+  ) {
+    super();
+    this._register(vscode.window.onDidCloseTerminal((t) => {
+      for (const s of this.sessions.values()) if (s.terminal === t) this.closed(s);
+    }));
+    this._register({ dispose: () => { for (const s of this.sessions.values()) s.dispose(); } });
+  }
+
+  terminal(instanceId: string): vscode.Terminal | undefined {
+    const s = this.sessions.get(instanceId);
+    return s && !s.exited ? s.terminal : undefined;
+  }
+
+  reveal(instanceId: string): boolean {
+    const t = this.terminal(instanceId);
+    t?.show(false);
+    return !!t;
+  }
+
+  start(instance: InstanceSnapshot, onEvent: (e: AgentEvent) => void, options: AgentStartOptions, ctx: TerminalStartContext): AgentHandle {
+    this.sessions.get(instance.id)?.dispose();
+    const { profiles, errors } = parseProfiles(ctx.profiles);
+    for (const e of errors) this.log.warn(e);
+    const profile = findProfile(profiles, instance.profile);
+    if (!profile) throw new Error(`unknown agent profile "${instance.profile}" (define it in grove.agents)`);
+    const name = `Grove: ${instance.title.length > 40 ? `${instance.title.slice(0, 39)}…` : instance.title}`;
+    const subs: vscode.Disposable[] = [];
+    let mapper: HookStatusMapper | undefined;
+    let startTailing = () => {};
+    let terminalOptions: vscode.TerminalOptions;
+
+    if (profile.builtin) {
+      const dir = path.join(this.context.globalStorageUri.fsPath, 'hooks', instance.id);
+      const files = writeHookSettings({ dir });
+      // A resumed session reuses the folder: start from an empty status file so old lines are not replayed.
+      fs.writeFileSync(files.statusPath, '', { mode: 0o600 });
+      const resume = options.resume && !!instance.sessionId;
+      const sessionId = resume ? instance.sessionId! : randomUUID();
+      const exe = resolveClaudeExecutable(ctx.claudePath, ctx.env);
+      const trust = inheritFolderTrust(claudeConfigFile(ctx.env), instance.repoRoot, instance.worktreePath);
+      this.log.info(`folder trust for ${instance.worktreePath}: ${trust}`);
+      const args = [...exe.prefixArgs, ...(resume ? ['--resume', sessionId] : ['--session-id', sessionId]),
+        '--settings', files.settingsPath, '--permission-mode', instance.permissionMode];
+      if (instance.model) args.push('--model', instance.model);
+      // The prompt is one argument; a leading "-" must not be read as an option.
+      if (options.prompt) args.push(options.prompt.startsWith('-') ? ` ${options.prompt}` : options.prompt);
+      terminalOptions = {
+        name,
+        shellPath: exe.command,
+        shellArgs: args,
+        cwd: instance.worktreePath,
+        // The hook command runs our Node script with the host's executable (Electron in desktop VS Code).
+        env: { ...stringEnv(ctx.env), ELECTRON_RUN_AS_NODE: '1', GROVE_INSTANCE_ID: instance.id },
+        iconPath: new vscode.ThemeIcon('hubot'),
+        color: new vscode.ThemeColor('terminal.ansiGreen'),
+      };
+      mapper = new HookStatusMapper(sessionId);
+      const tailer = new StatusFileTailer(files.statusPath);
+      subs.push(tailer, tailer.onDidLine((line) => {
+        for (const e of mapper!.mapLine(line)) {
+          if (e.type === 'exit') {
+            // SessionEnd: the session is over even if the terminal lingers; close() reports the exit once.
+            this.finish(session, e.stoppedByUser);
+            continue;
+          }
+          session.emit(e);
+        }
+      }));
+      startTailing = () => tailer.start();
+      onEvent({ type: 'started', sessionId });
+    } else {
+      const command = which(profile.command, ctx.env) ?? profile.command;
+      terminalOptions = {
+        name,
+        shellPath: command,
+        shellArgs: expandArgs(profile.args, { prompt: options.prompt, title: instance.title, cwd: instance.worktreePath }),
+        cwd: instance.worktreePath,
+        env: { ...stringEnv(ctx.env), GROVE_INSTANCE_ID: instance.id },
+        iconPath: new vscode.ThemeIcon('terminal'),
+      };
+      onEvent({ type: 'started' });
+      // Activity of a CLI without hooks: files it changes in the worktree.
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(instance.worktreePath), '**/*'));
+      let timer: NodeJS.Timeout | undefined;
+      const touched = (uri: vscode.Uri) => {
+        if (/[\\/]\.git[\\/]/.test(uri.fsPath)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => session.emit({ type: 'activity', text: `Changed ${path.relative(instance.worktreePath, uri.fsPath)}` }), 300);
+      };
+      subs.push(watcher, watcher.onDidChange(touched), watcher.onDidCreate(touched), { dispose: () => clearTimeout(timer) });
+    }
+
+    const terminal = vscode.window.createTerminal(terminalOptions);
+    const session: Session = {
+      instanceId: instance.id,
+      terminal,
+      stopping: false,
+      exited: false,
+      waitingForUser: false,
+      emit: (e) => {
+        if (session.exited) return;
+        if (e.type === 'waiting') session.waitingForUser = e.reason === 'user';
+        else if (e.type === 'running' || e.type === 'activity') session.waitingForUser = false;
+        onEvent(e);
+      },
+      dispose: () => {
+        for (const d of subs) d.dispose();
+      },
+    };
+    this.sessions.set(instance.id, session);
+    startTailing();
+    if (!profile.builtin) session.emit({ type: 'running' });
+    void terminal.processId.then((pid) => pid && session.emit({ type: 'started', pid }));
+    terminal.show(true);
+    this.log.info(`terminal agent "${instance.title}": ${terminalOptions.shellPath} (${(terminalOptions.shellArgs as string[]).length} args) in ${instance.worktreePath}`);
+
+    return {
+      stop: async () => {
+        session.stopping = true;
+        terminal.dispose();
+        await new Promise<void>((resolve) => {
+          if (session.exited) return resolve();
+          const sub = vscode.window.onDidCloseTerminal((t) => {
+            if (t === terminal) {
+              sub.dispose();
+              resolve();
+            }
+          });
+        });
+      },
+      // Typing into the agent's own input (the TUI prompt), not into a shell.
+      followUp: (prompt) => {
+        terminal.sendText(prompt.replace(/\r?\n/g, ' '), true);
+      },
+    };
+  }
+
+  private closed(s: Session): void {
+    const code = s.terminal.exitStatus?.code;
+    this.finish(s, s.stopping, code);
+  }
+
+  /**
+   * Reports the end once. A session that had finished its turn (Stop hook: waiting for you) and then ends counts as
+   * done; one that ends while working failed (or was stopped, when the user closed it).
+   */
+  private finish(s: Session, stoppedByUser: boolean, code?: number): void {
+    if (s.exited) return;
+    const wasWaiting = s.waitingForUser;
+    if (wasWaiting) s.emit({ type: 'result', isError: false, subtype: 'success', text: '' });
+    s.emit({ type: 'exit', code: wasWaiting ? 0 : code ?? null, signal: null, stoppedByUser: stoppedByUser && !wasWaiting });
+    s.exited = true;
+    s.dispose();
+  }
+}
+
+function stringEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,40 @@
+import * as vscode from 'vscode';
+import type { InstanceSnapshot } from '../core/model';
+import { Disposable } from '../core/util/disposable';
+
+/** "Grove: 3 running · 1 waiting · 2 done"; click focuses the Agents view. Hidden when there is nothing to say. */
+export class StatusBarSummary extends Disposable {
+  private readonly item = this._register(vscode.window.createStatusBarItem('grove.summary', vscode.StatusBarAlignment.Left, 50));
+
+  constructor(private readonly demoModel: boolean) {
+    super();
+    this.item.name = 'Grove';
+    this.item.command = 'grove.agents.focus';
+  }
+
+  update(instances: readonly InstanceSnapshot[]): void {
+    const count = (pred: (i: InstanceSnapshot) => boolean) => instances.filter(pred).length;
+    const running = count((i) => i.state === 'running' || i.state === 'starting' || i.state === 'provisioning');
+    const waiting = count((i) => i.state === 'waiting');
+    const queued = count((i) => i.state === 'queued');
+    const done = count((i) => i.state === 'done');
+    const failed = count((i) => i.state === 'failed' || i.state === 'interrupted');
+    const parts: string[] = [];
+    if (running) parts.push(`${running} running`);
+    if (waiting) parts.push(`${waiting} waiting`);
+    if (queued) parts.push(`${queued} queued`);
+    if (done) parts.push(`${done} done`);
+    if (failed) parts.push(`${failed} failed`);
+    if (parts.length === 0) {
+      this.item.hide();
+      return;
+    }
+    const cost = instances.reduce((s, i) => s + (i.costUsd || 0), 0);
+    const icon = waiting ? '$(bell-dot)' : running ? '$(sync~spin)' : '$(check-all)';
+    this.item.text = `${icon} Grove: ${parts.join(' · ')}`;
+    this.item.tooltip = `Grove${this.demoModel ? ' (demo model)' : ''}: ${parts.join(', ')}. Fleet cost $${cost.toFixed(2)}. Click to show the agents.`;
+    this.item.backgroundColor = waiting ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.accessibilityInformation = { label: `Grove: ${parts.join(', ')}`, role: 'button' };
+    this.item.show();
+  }
+}

@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { GroveApi } from '../../src/extension';
+import type { InstanceSnapshot } from '../../src/core/model';
+import type { TreeSnapshotNode } from '../../src/vscode/tree/agentsTree';
+
+export const workspaceRepo = (): string => {
+  const ws = process.env.GROVE_TEST_WORKSPACE ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!ws) throw new Error('no test workspace');
+  return fs.realpathSync(ws);
+};
+
+export async function api(): Promise<GroveApi> {
+  const ext = vscode.extensions.getExtension<GroveApi>('grove-dev.grove')!;
+  const a = await ext.activate();
+  await a.ready();
+  return a;
+}
+
+/** Waits until `check` returns a value; re-checks on every instance change and at most every 200 ms. */
+export async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function untilInstance(a: GroveApi, id: string, pred: (i: InstanceSnapshot) => boolean, what: string, timeoutMs = 90_000): Promise<InstanceSnapshot> {
+  return until(what, () => a.instances().find((i) => i.id === id && pred(i)), timeoutMs).catch((err) => {
+    const i = a.instances().find((x) => x.id === id);
+    throw new Error(`${(err as Error).message} (instance is ${i?.state}${i?.error ? `: ${i.error}` : ''})`);
+  });
+}
+
+export function flatten(nodes: TreeSnapshotNode[]): TreeSnapshotNode[] {
+  return nodes.flatMap((n) => [n, ...flatten(n.children)]);
+}
+
+export function repoRoot(): string {
+  return process.env.GROVE_REPO_ROOT ?? path.resolve(__dirname, '../../..');
+}
+
+export async function setConfig(values: Record<string, unknown>): Promise<void> {
+  const c = vscode.workspace.getConfiguration('grove');
+  for (const [k, v] of Object.entries(values)) await c.update(k, v, vscode.ConfigurationTarget.Global);
+}
