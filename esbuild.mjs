@@ -31,6 +31,17 @@ const extension = {
   metafile: true,
 };
 
+/** The `grove` command line (and MCP server) on the same core; `vscode` is never imported below src/cli. */
+const cli = fs.existsSync('src/cli/main.ts')
+  ? {
+      ...common,
+      entryPoints: { cli: 'src/cli/main.ts' },
+      outdir: 'dist',
+      minify: production,
+      banner: { js: '#!/usr/bin/env node' },
+    }
+  : undefined;
+
 function findTests(dir, suffix) {
   if (!fs.existsSync(dir)) return [];
   const out = [];
@@ -62,7 +73,7 @@ const testBuilds = tests
     ]
   : [];
 
-const builds = [extension, ...testBuilds];
+const builds = [extension, ...(cli ? [cli] : []), ...testBuilds];
 
 if (watch) {
   for (const b of builds) {

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BackgroundRunner, type PermissionDecision } from '../../core/agents/backgroundRunner';
-import type { AgentHandle, AgentPort, AgentStartOptions, ProvisionedWorktree, WorktreePort } from '../../core/fleet/dispatcher';
+import { BackgroundAgents, lockWhileRunning } from '../../core/agents/backgroundAgents';
+import type { BackgroundRunner, PermissionDecision } from '../../core/agents/backgroundRunner';
+import type { AgentHandle, AgentPort, AgentStartOptions, WorktreePort } from '../../core/fleet/dispatcher';
+import { worktreePort } from '../../core/fleet/worktreePort';
 import type { WorktreeManager } from '../../core/git/worktreeManager';
 import type { AgentEvent, InstanceSnapshot, PermissionRequest } from '../../core/model';
 import { instanceLogPath } from '../../core/paths';
@@ -12,11 +14,11 @@ import type { WorkspaceRepositories } from '../repositories';
 import { TerminalAgents } from './terminalAgents';
 
 /**
- * The fleet's AgentPort: starts each instance in the background (`claude -p` stream-json, core BackgroundRunner)
- * or in a managed terminal (hooks), locks its worktree while it runs, and asks the user about permissions.
+ * The fleet's AgentPort in VS Code: background instances through core's BackgroundAgents (permission requests
+ * asked with a notification), terminal instances in managed terminals. Nothing starts in an untrusted workspace.
  */
 export class AgentRunners extends Disposable implements AgentPort {
-  private readonly background = new Map<string, BackgroundRunner>();
+  readonly background: BackgroundAgents;
   readonly terminals: TerminalAgents;
 
   constructor(
@@ -27,63 +29,38 @@ export class AgentRunners extends Disposable implements AgentPort {
   ) {
     super();
     this.terminals = this._register(new TerminalAgents(context, log));
-    this._register({ dispose: () => { for (const r of this.background.values()) r.dispose(); } });
+    this.background = this._register(new BackgroundAgents({
+      locks: worktrees,
+      settings: (instance) => {
+        const cfg = groveConfig(vscode.Uri.file(instance.repoRoot));
+        return { env: this.env(instance), claudePath: cfg.claudePath, maxBudgetUsd: cfg.maxBudgetUsd, maxTurns: cfg.maxTurns };
+      },
+      logPath: (instance) => instanceLogPath(this.repos.find(instance.repoRoot)?.info.commonDir ?? path.join(instance.repoRoot, '.git'), instance.id),
+      logger: log,
+    }));
+    this._register(this.background.onDidRequestPermission(({ instance, runner, request }) => void this.askPermission(instance, runner, request)));
   }
 
   start(instance: InstanceSnapshot, onEvent: (event: AgentEvent) => void, options: AgentStartOptions): AgentHandle {
     if (!vscode.workspace.isTrusted) throw new Error('Grove starts no agents in an untrusted workspace. Trust the workspace first.');
+    if (instance.mode !== 'terminal') return this.background.start(instance, onEvent, options);
     const cfg = groveConfig(vscode.Uri.file(instance.repoRoot));
-    const repo = this.repos.find(instance.repoRoot);
-    const wt = repo?.worktrees.find((w) => path.resolve(w.path) === path.resolve(instance.worktreePath));
-    const env: Record<string, string | undefined> = { ...process.env, ...cfg.agentEnv };
-    if (wt?.port) env.GROVE_PORT = String(wt.port);
-    const lockReason = `agent "${instance.title.slice(0, 60)}" is running`;
-    void this.worktrees.lock(instance.worktreePath, lockReason).catch((e: Error) => this.log.warn(`lock ${instance.worktreePath}: ${e.message}`));
-    const unlock = () => void this.worktrees.unlock(instance.worktreePath).catch((e: Error) => this.log.warn(`unlock ${instance.worktreePath}: ${e.message}`));
-    const forward = (e: AgentEvent) => {
+    const unlock = lockWhileRunning(this.worktrees, instance, this.log);
+    return this.terminals.start(instance, (e) => {
       if (e.type === 'exit') unlock();
       onEvent(e);
-    };
-
-    if (instance.mode === 'terminal') {
-      return this.terminals.start(instance, forward, options, { env, claudePath: cfg.claudePath, profiles: cfg.profiles });
-    }
-
-    const commonDir = repo?.info.commonDir ?? path.join(instance.repoRoot, '.git');
-    const runner = new BackgroundRunner({
-      cwd: instance.worktreePath,
-      env,
-      logPath: instanceLogPath(commonDir, instance.id),
-      claudePath: cfg.claudePath,
-      permissionMode: instance.permissionMode,
-      model: instance.model,
-      maxBudgetUsd: cfg.maxBudgetUsd,
-      maxTurns: cfg.maxTurns,
-      sessionId: instance.sessionId,
-      resume: options.resume && !!instance.sessionId,
-      logger: this.log,
-    });
-    this.background.get(instance.id)?.dispose();
-    this.background.set(instance.id, runner);
-    runner.onDidEvent((e) => {
-      if (e.type === 'permissionRequest') void this.askPermission(instance, runner, e.request);
-      forward(e);
-    });
-    void runner.start(options.prompt).catch((err: Error) => {
-      forward({ type: 'result', isError: true, subtype: 'error_start', text: err.message });
-      forward({ type: 'exit', code: null, signal: null, stoppedByUser: false });
-    });
-    return {
-      stop: () => runner.stop(),
-      followUp: (prompt) => {
-        void runner.followUp(prompt).catch((err: Error) => void vscode.window.showWarningMessage(`Grove: ${err.message}`));
-      },
-    };
+    }, options, { env: this.env(instance), claudePath: cfg.claudePath, profiles: cfg.profiles });
   }
 
-  /** The background runner of an instance, while this window drives it. */
   runner(instanceId: string): BackgroundRunner | undefined {
-    return this.background.get(instanceId);
+    return this.background.runner(instanceId);
+  }
+
+  /** The agent's environment: the host's, `grove.agentEnv`, and the worktree's `GROVE_PORT`. */
+  private env(instance: InstanceSnapshot): Record<string, string | undefined> {
+    const cfg = groveConfig(vscode.Uri.file(instance.repoRoot));
+    const wt = this.repos.find(instance.repoRoot)?.worktrees.find((w) => path.resolve(w.path) === path.resolve(instance.worktreePath));
+    return { ...process.env, ...cfg.agentEnv, ...(wt?.port ? { GROVE_PORT: String(wt.port) } : {}) };
   }
 
   /** Asks "Allow Bash: npm test?"; the answer goes back to the agent. Dismissing keeps the request pending. */
@@ -91,11 +68,8 @@ export class AgentRunners extends Disposable implements AgentPort {
     const allowOnce = 'Allow Once';
     const allowAlways = 'Allow for This Agent';
     const deny = 'Deny';
-    const answer = await vscode.window.showWarningMessage(
-      `Grove: "${instance.title}" asks: Allow ${request.summary}?`,
-      allowOnce, allowAlways, deny,
-    );
-    if (!answer) return; // still pending: the instance stays "needs permission"; clicking it asks again
+    const answer = await vscode.window.showWarningMessage(`Grove: "${instance.title}" asks: Allow ${request.summary}?`, allowOnce, allowAlways, deny);
+    if (!answer) return; // still pending: the instance shows "needs permission"; clicking it asks again
     this.answer(runner, request.requestId, answer === allowOnce ? 'allow' : answer === allowAlways ? 'allowAlways' : 'deny');
   }
 
@@ -107,28 +81,16 @@ export class AgentRunners extends Disposable implements AgentPort {
     }
   }
 
-  /** Adapts the WorktreeManager to the fleet's WorktreePort with the user's settings. */
+  /** The WorktreePort with the user's settings; refuses in an untrusted workspace (setup commands run there). */
   worktreePort(): WorktreePort {
+    const port = worktreePort(this.worktrees, (repoRoot) => groveConfig(vscode.Uri.file(repoRoot)), {
+      onOutput: (title, chunk) => this.log.info(`[setup ${title.slice(0, 40)}] ${chunk.trimEnd()}`),
+      onCreated: (repoRoot) => void this.repos.refresh(this.repos.find(repoRoot)?.info.mainWorktree),
+    });
     return {
-      create: async (req): Promise<ProvisionedWorktree> => {
-        const cfg = groveConfig(vscode.Uri.file(req.repoRoot));
-        if (!vscode.workspace.isTrusted) throw new Error('Grove runs no setup commands or agents in an untrusted workspace.');
-        const created = await this.worktrees.create({
-          repoRoot: req.repoRoot,
-          title: req.title,
-          baseRef: req.baseRef,
-          branchPrefix: cfg.branchPrefix,
-          worktreeRoot: cfg.worktreeRoot,
-          copyFiles: cfg.copyFiles,
-          setupCommand: cfg.setupCommand,
-          signal: req.signal,
-          onOutput: (chunk) => this.log.info(`[setup ${req.title.slice(0, 40)}] ${chunk.trimEnd()}`),
-        });
-        void this.repos.refresh(this.repos.find(req.repoRoot)?.info.mainWorktree);
-        if (created.setupFailed) {
-          throw new Error(`the setup command failed (exit code ${created.setupExitCode}); the worktree is kept for inspection at ${created.path}`);
-        }
-        return { path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit };
+      create: (req) => {
+        if (!vscode.workspace.isTrusted) return Promise.reject(new Error('Grove runs no setup commands or agents in an untrusted workspace.'));
+        return port.create(req);
       },
     };
   }

@@ -1,0 +1,109 @@
+/**
+ * The background half of the fleet's AgentPort, shared by the VS Code extension and the `grove` CLI: one
+ * {@link BackgroundRunner} per instance turn, the worktree locked while it runs, the raw stream logged next to the
+ * registry. Permission requests are surfaced as an event; the host decides how to ask (a notification, a TTY, a
+ * default answer).
+ */
+import type { AgentHandle, AgentPort, AgentStartOptions } from '../fleet/dispatcher';
+import type { AgentEvent, InstanceSnapshot, PermissionRequest } from '../model';
+import { Disposable } from '../util/disposable';
+import { Emitter } from '../util/event';
+import { nullLogger, type Logger } from '../util/logger';
+import { BackgroundRunner } from './backgroundRunner';
+
+export interface AgentLaunchSettings {
+  /** Complete environment of the CLI (secrets included; never logged). */
+  env: Record<string, string | undefined>;
+  claudePath?: string;
+  maxBudgetUsd?: number;
+  maxTurns?: number;
+}
+
+export interface WorktreeLocks {
+  lock(worktreePath: string, reason: string): Promise<void>;
+  unlock(worktreePath: string): Promise<void>;
+}
+
+export interface BackgroundAgentsOptions {
+  locks: WorktreeLocks;
+  settings(instance: InstanceSnapshot): AgentLaunchSettings;
+  logPath(instance: InstanceSnapshot): string;
+  logger?: Logger;
+}
+
+export interface PermissionAsk {
+  instance: InstanceSnapshot;
+  runner: BackgroundRunner;
+  request: PermissionRequest;
+}
+
+export class BackgroundAgents extends Disposable implements AgentPort {
+  private readonly _onDidRequestPermission = this._register(new Emitter<PermissionAsk>());
+  readonly onDidRequestPermission = this._onDidRequestPermission.event;
+  private readonly runners = new Map<string, BackgroundRunner>();
+  private readonly logger: Logger;
+
+  constructor(private readonly options: BackgroundAgentsOptions) {
+    super();
+    this.logger = options.logger ?? nullLogger;
+    this._register({ dispose: () => { for (const r of this.runners.values()) r.dispose(); this.runners.clear(); } });
+  }
+
+  /** The runner of an instance while this process drives it. */
+  runner(instanceId: string): BackgroundRunner | undefined {
+    return this.runners.get(instanceId);
+  }
+
+  start(instance: InstanceSnapshot, onEvent: (event: AgentEvent) => void, options: AgentStartOptions): AgentHandle {
+    const settings = this.options.settings(instance);
+    const runner = new BackgroundRunner({
+      cwd: instance.worktreePath,
+      env: settings.env,
+      logPath: this.options.logPath(instance),
+      claudePath: settings.claudePath,
+      permissionMode: instance.permissionMode,
+      model: instance.model,
+      maxBudgetUsd: settings.maxBudgetUsd,
+      maxTurns: settings.maxTurns,
+      sessionId: instance.sessionId,
+      resume: options.resume && !!instance.sessionId,
+      logger: this.logger,
+    });
+    this.runners.get(instance.id)?.dispose();
+    this.runners.set(instance.id, runner);
+    const unlock = lockWhileRunning(this.options.locks, instance, this.logger);
+    runner.onDidEvent((e) => {
+      if (e.type === 'permissionRequest') this._onDidRequestPermission.fire({ instance, runner, request: e.request });
+      if (e.type === 'exit') unlock();
+      onEvent(e);
+    });
+    runner.start(options.prompt).catch((err: Error) => {
+      onEvent({ type: 'result', isError: true, subtype: 'error_start', text: err.message });
+      onEvent({ type: 'exit', code: null, signal: null, stoppedByUser: false });
+      unlock();
+    });
+    return {
+      stop: () => runner.stop(),
+      followUp: (prompt) => {
+        runner.followUp(prompt).catch((err: Error) => this.logger.warn(`follow-up of "${instance.title}": ${err.message}`));
+      },
+    };
+  }
+}
+
+/** Locks the instance's worktree (`git worktree lock`) and returns the unlock, callable more than once. */
+export function lockWhileRunning(locks: WorktreeLocks, instance: InstanceSnapshot, logger: Logger): () => void {
+  const reason = `agent "${instance.title.slice(0, 60)}" is running`;
+  const locked = locks.lock(instance.worktreePath, reason).then(() => true, (e: Error) => {
+    logger.warn(`lock ${instance.worktreePath}: ${e.message}`);
+    return false;
+  });
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    void locked.then(async (ok) => {
+      if (ok) await locks.unlock(instance.worktreePath).catch((e: Error) => logger.warn(`unlock ${instance.worktreePath}: ${e.message}`));
+    });
+  };
+}
