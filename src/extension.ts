@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { Fleet } from './core/fleet/fleet';
 import { GitClient } from './core/git/gitClient';
+import { MergeService } from './core/git/mergeService';
 import { WorktreeManager } from './core/git/worktreeManager';
 import { AgentRunners } from './vscode/agents/agentRunners';
 import { createApi, type GroveApi } from './vscode/api';
@@ -16,6 +17,10 @@ import { ChannelLogger } from './vscode/logger';
 import { Notifications } from './vscode/notifications';
 import { WorkspaceRepositories } from './vscode/repositories';
 import type { Services } from './vscode/services';
+import { ChangeDecorations } from './vscode/review/changeDecorations';
+import { GitContentProvider, GIT_SCHEME } from './vscode/review/gitContent';
+import { reviewCommands } from './vscode/review/reviewCommands';
+import { ReviewModel } from './vscode/review/reviewModel';
 import { StatusBarSummary } from './vscode/statusBar';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 
@@ -39,13 +44,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   context.subscriptions.push(repos, agents, fleet);
   const services: Services = { context, log, channel, git, worktrees, repos, fleet, demoModel };
 
-  const tree = new AgentsTreeProvider(repos, fleet, repos);
+  const merges = new MergeService(git, log);
+  const review = new ReviewModel(git, merges, fleet, repos, log);
+  const tree = new AgentsTreeProvider(repos, fleet, repos, review);
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   if (demoModel) view.description = 'Demo model';
   const status = new StatusBarSummary(demoModel);
   const logs = new LogDocumentProvider(fleet, repos);
   context.subscriptions.push(
-    tree, view, status, logs,
+    review, tree, view, status, logs,
+    vscode.workspace.registerTextDocumentContentProvider(GIT_SCHEME, new GitContentProvider(git)),
+    vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
     new Notifications(fleet),
     vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, logs),
     fleet.onDidChangeInstances((change) => {
@@ -63,6 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...worktreeCommands(services),
       ...dispatchCommands(services),
       ...instanceCommands(services, agents),
+      ...reviewCommands(services, merges, review),
       'grove.showOutput': () => channel.show(),
     }),
   );

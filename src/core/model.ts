@@ -62,6 +62,17 @@ export interface InstanceSnapshot {
   pid?: number;
   /** Where the raw stream / hook status of this instance is logged. */
   logPath?: string;
+  /** Set once the instance's branch was merged into its base (it then shows in the Archived group). */
+  merge?: MergeRecord;
+  /** The worktree was removed after the merge (or by the user); the record stays for its prompt, cost and result. */
+  archived?: boolean;
+}
+
+export interface MergeRecord {
+  at: number;
+  strategy: 'merge' | 'squash' | 'rebase';
+  into: string;
+  commit: string;
 }
 
 /** Typed events an agent runner emits, whatever the agent or mode. */

@@ -29,5 +29,9 @@ export function groveConfig(scope?: vscode.Uri) {
     agentEnv: c.get<Record<string, string>>('agentEnv', {}),
     profiles: c.get<AgentProfileSetting[]>('agents', []),
     notifications: c.get<'all' | 'attention' | 'off'>('notifications', 'all'),
+    syncStrategy: c.get<'merge' | 'rebase'>('syncStrategy', 'merge'),
+    mergeStrategy: c.get<'ask' | 'merge' | 'squash' | 'rebase'>('mergeStrategy', 'ask'),
+    checkCommand: c.get<string>('checkCommand', '').trim() || undefined,
+    cleanupAfterMerge: c.get<'ask' | 'always' | 'never'>('cleanupAfterMerge', 'ask'),
   };
 }

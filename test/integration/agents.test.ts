@@ -1,54 +1,26 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { seedInteractiveConfig } from '../support/claudeEnv';
-import { ScriptedModel, text, write } from '../support/scriptedModel';
-import { api, flatten, repoRoot, setConfig, until, untilInstance, workspaceRepo } from './helpers';
+import { text, write } from '../support/scriptedModel';
+import { api, flatten, until, untilInstance, useScriptedAgents } from './helpers';
 
 /**
  * Agents in the real extension host: the real Claude Code CLI (node_modules) against a scripted model served
  * from this process; CLI state lives in a temporary folder given to agents through grove.agentEnv.
  */
 describe('agents in the extension host', function () {
-  let model: ScriptedModel;
-  let state: string;
+  let agents: Awaited<ReturnType<typeof useScriptedAgents>>;
 
   before(async () => {
-    model = await ScriptedModel.start({
-      rule: (req) => {
-        if (req.isToolResult) return text('All done.');
-        const m = /create (\S+)/i.exec(req.lastUserText);
-        return m ? write(m[1], `written for: ${req.lastUserText}\n`) : text('Nothing to do.');
-      },
-    });
-    state = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-it-claude-'));
-    const configDir = path.join(state, 'cfg');
-    // Terminal mode runs the interactive TUI: onboarding done, the repository trusted (Grove carries the trust over
-    // to each worktree), the key approved.
-    seedInteractiveConfig(configDir, [workspaceRepo()], 'integration-test-key');
-    fs.mkdirSync(path.join(state, 'tmp'));
-    await setConfig({
-      claudePath: path.join(repoRoot(), 'node_modules', '.bin', 'claude'),
-      agentEnv: {
-        CLAUDE_CONFIG_DIR: configDir,
-        CLAUDE_CODE_TMPDIR: path.join(state, 'tmp'),
-        ANTHROPIC_BASE_URL: model.url,
-        ANTHROPIC_API_KEY: 'integration-test-key',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_TELEMETRY: '1',
-        DISABLE_AUTOUPDATER: '1',
-        CLAUDE_CODE_MAX_RETRIES: '0',
-      },
-      notifications: 'off',
+    agents = await useScriptedAgents((req) => {
+      if (req.isToolResult) return text('All done.');
+      const m = /create (\S+)/i.exec(req.lastUserText);
+      return m ? write(m[1], `written for: ${req.lastUserText}\n`) : text('Nothing to do.');
     });
   });
 
-  after(async () => {
-    await setConfig({ agentEnv: undefined, claudePath: undefined, notifications: undefined });
-    await model?.close();
-  });
+  after(async () => agents?.dispose());
 
   it('runs a background agent that writes a file; the view shows it done under its worktree', async () => {
     const a = await api();

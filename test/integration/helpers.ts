@@ -53,3 +53,42 @@ export async function setConfig(values: Record<string, unknown>): Promise<void> 
   const c = vscode.workspace.getConfiguration('grove');
   for (const [k, v] of Object.entries(values)) await c.update(k, v, vscode.ConfigurationTarget.Global);
 }
+
+import os from 'node:os';
+import { seedInteractiveConfig } from '../support/claudeEnv';
+import { ScriptedModel, type ScriptRule } from '../support/scriptedModel';
+
+/**
+ * Points Grove's agents at the real Claude Code CLI (node_modules) and a scripted model served from this process;
+ * CLI state lives in a temporary folder given to agents through grove.agentEnv. Returns a teardown.
+ */
+export async function useScriptedAgents(rule: ScriptRule): Promise<{ model: ScriptedModel; dispose(): Promise<void> }> {
+  const model = await ScriptedModel.start({ rule });
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-it-claude-'));
+  const configDir = path.join(state, 'cfg');
+  // Terminal mode runs the interactive TUI: onboarding done, the repository trusted (Grove carries the trust over
+  // to each worktree), the key approved.
+  seedInteractiveConfig(configDir, [workspaceRepo()], 'integration-test-key');
+  fs.mkdirSync(path.join(state, 'tmp'));
+  await setConfig({
+    claudePath: path.join(repoRoot(), 'node_modules', '.bin', 'claude'),
+    agentEnv: {
+      CLAUDE_CONFIG_DIR: configDir,
+      CLAUDE_CODE_TMPDIR: path.join(state, 'tmp'),
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'integration-test-key',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_MAX_RETRIES: '0',
+    },
+    notifications: 'off',
+  });
+  return {
+    model,
+    async dispose() {
+      await setConfig({ agentEnv: undefined, claudePath: undefined, notifications: undefined });
+      await model.close();
+    },
+  };
+}

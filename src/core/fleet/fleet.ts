@@ -6,7 +6,7 @@
  * changes other windows write are mirrored in for instances this process does not drive.
  */
 import fs from 'node:fs';
-import type { AgentMode, InstanceSnapshot } from '../model';
+import type { AgentMode, InstanceSnapshot, MergeRecord } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
@@ -114,6 +114,21 @@ export class Fleet extends Disposable {
     if (!inst) throw new Error(`Grove: no instance ${id}`);
     if (isActive(inst.state)) throw new Error(`Grove: stop "${inst.title}" before switching it to ${mode} mode`);
     if (inst.snapshot.mode !== mode) inst.update({ mode });
+  }
+
+  /** Records that an instance's branch was merged (and whether its worktree is gone): kept, persisted, shown as archived. */
+  recordMerge(id: string, merge: MergeRecord, archived: boolean): void {
+    const inst = this.dispatcher.get(id);
+    if (!inst) throw new Error(`Grove: no instance ${id}`);
+    inst.update({ merge, archived });
+  }
+
+  /** Marks an instance archived (its worktree was removed) without forgetting its prompt, cost and result. */
+  archive(id: string): void {
+    const inst = this.dispatcher.get(id);
+    if (!inst) throw new Error(`Grove: no instance ${id}`);
+    if (isActive(inst.state)) throw new Error(`Grove: stop "${inst.title}" before archiving it`);
+    inst.update({ archived: true });
   }
 
   /** Stops (if needed) and forgets an instance. Its worktree and branch are left alone (the caller removes them). */

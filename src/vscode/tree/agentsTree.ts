@@ -7,6 +7,8 @@ import type { Event } from '../../core/util/event';
 import type { RepositoryState, WorkspaceRepositories } from '../repositories';
 import { formatDuration, stateLabel } from './format';
 
+export const CHANGE_SCHEME = 'grove-change';
+
 /** What the tree needs of the fleet (the core Fleet satisfies it). */
 export interface InstanceSource {
   instances(): InstanceSnapshot[];
@@ -32,7 +34,16 @@ export interface TreeSnapshotNode {
 export type Node =
   | { kind: 'repo'; root: string }
   | { kind: 'worktree'; root: string; path: string }
-  | { kind: 'instance'; id: string };
+  | { kind: 'instance'; id: string }
+  | { kind: 'change'; instanceId: string; path: string }
+  | { kind: 'conflict'; instanceId: string; path: string }
+  | { kind: 'archive'; root: string };
+
+/** Per-instance review facts (changed files, sync in progress); see ReviewModel. */
+export interface ReviewSource {
+  get(instanceId: string): { changes?: { files: { path: string; oldPath?: string; status: string; untracked?: boolean; insertions?: number; deletions?: number; binary: boolean }[] }; sync: { operation?: string; conflicts: string[] } } | undefined;
+  readonly onDidChange: Event<void>;
+}
 
 export class AgentsTreeProvider extends Disposable implements vscode.TreeDataProvider<Node> {
   private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<Node | undefined>());
@@ -43,8 +54,10 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     private readonly repos: WorkspaceRepositories,
     private readonly fleet: InstanceSource,
     private readonly stats: DiffStatSource,
+    private readonly review: ReviewSource,
   ) {
     super();
+    this._register(review.onDidChange(() => this.changed()));
     this._register(repos.onDidChange(() => this.changed()));
     this._register(fleet.onDidChangeInstances(() => this.changed()));
     this._register({ dispose: () => clearTimeout(this.pending) });
@@ -70,12 +83,24 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       return r ? this.repoChildren(r) : [];
     }
     if (node.kind === 'worktree') {
-      return this.instancesOf(node.root).filter((i) => samePath(i.worktreePath, node.path)).map((i) => ({ kind: 'instance', id: i.id }));
+      return this.instancesOf(node.root).filter((i) => !i.archived && samePath(i.worktreePath, node.path)).map((i) => ({ kind: 'instance', id: i.id }));
+    }
+    if (node.kind === 'archive') {
+      return this.instancesOf(node.root).filter((i) => i.archived).reverse().map((i) => ({ kind: 'instance', id: i.id }));
+    }
+    if (node.kind === 'instance') {
+      const r = this.review.get(node.id);
+      if (!r) return [];
+      const conflicts: Node[] = r.sync.conflicts.map((p) => ({ kind: 'conflict', instanceId: node.id, path: p }));
+      const changes: Node[] = (r.changes?.files ?? []).filter((f) => !r.sync.conflicts.includes(f.path)).map((f) => ({ kind: 'change', instanceId: node.id, path: f.path }));
+      return [...conflicts, ...changes];
     }
     return [];
   }
 
   getParent(node: Node): Node | undefined {
+    if (node.kind === 'change' || node.kind === 'conflict') return { kind: 'instance', id: node.instanceId };
+    if (node.kind === 'archive') return this.multiRoot() ? { kind: 'repo', root: node.root } : undefined;
     if (node.kind === 'instance') {
       const inst = this.fleet.instances().find((i) => i.id === node.id);
       if (!inst) return undefined;
@@ -104,8 +129,10 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     const nodes: Node[] = repo.worktrees.map((w) => ({ kind: 'worktree', root, path: w.path }));
     // Queued instances have no worktree yet; others may have lost theirs: show them at the top level.
     for (const i of instances) {
+      if (i.archived) continue;
       if (!i.worktreePath || !repo.worktrees.some((w) => samePath(w.path, i.worktreePath))) nodes.push({ kind: 'instance', id: i.id });
     }
+    if (instances.some((i) => i.archived)) nodes.push({ kind: 'archive', root });
     return nodes;
   }
 
@@ -117,7 +144,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
       out.push({
         kind: child.kind,
-        id: child.kind === 'instance' ? child.id : child.kind === 'worktree' ? child.path : child.root,
+        id: child.kind === 'instance' ? child.id : child.kind === 'worktree' || child.kind === 'change' || child.kind === 'conflict' ? child.path : child.root,
         label,
         description: typeof item.description === 'string' ? item.description : '',
         contextValue: item.contextValue ?? '',
@@ -131,7 +158,40 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   getTreeItem(node: Node): vscode.TreeItem {
     if (node.kind === 'repo') return this.repoItem(node.root);
     if (node.kind === 'worktree') return this.worktreeItem(node.root, node.path);
+    if (node.kind === 'archive') return this.archiveItem(node.root);
+    if (node.kind === 'change' || node.kind === 'conflict') return this.fileItem(node);
     return this.instanceItem(node.id);
+  }
+
+  private archiveItem(root: string): vscode.TreeItem {
+    const count = this.instancesOf(root).filter((i) => i.archived).length;
+    const item = new vscode.TreeItem('Archived', vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = `archive:${root}`;
+    item.description = `${count}`;
+    item.iconPath = new vscode.ThemeIcon('archive');
+    item.contextValue = 'archive';
+    item.tooltip = 'Merged or removed agents: their prompt, cost and result are kept here.';
+    return item;
+  }
+
+  private fileItem(node: Extract<Node, { kind: 'change' | 'conflict' }>): vscode.TreeItem {
+    const inst = this.fleet.instances().find((i) => i.id === node.instanceId);
+    const f = this.review.get(node.instanceId)?.changes?.files.find((x) => x.path === node.path);
+    const status = node.kind === 'conflict' ? 'U' : f?.untracked ? 'A' : f?.status ?? 'M';
+    const item = new vscode.TreeItem(path.posix.basename(node.path), vscode.TreeItemCollapsibleState.None);
+    item.id = `${node.kind}:${node.instanceId}:${node.path}`;
+    // The decoration provider colours the row and adds the A/M/D/R/U badge from this URI.
+    item.resourceUri = vscode.Uri.from({ scheme: CHANGE_SCHEME, path: `/${node.path}`, query: status });
+    const dir = path.posix.dirname(node.path);
+    const counts = f && !f.binary && (f.insertions || f.deletions) ? `+${f.insertions ?? 0} −${f.deletions ?? 0}` : f?.binary ? 'binary' : '';
+    item.description = [dir === '.' ? '' : dir, f?.oldPath ? `← ${f.oldPath}` : '', counts].filter(Boolean).join(' · ');
+    item.contextValue = node.kind;
+    item.iconPath = node.kind === 'conflict' ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('gitDecoration.conflictingResourceForeground')) : vscode.ThemeIcon.File;
+    item.tooltip = `${node.path}${node.kind === 'conflict' ? ' — conflicted: click to resolve in the merge editor' : ''}${inst ? `\n${inst.title}` : ''}`;
+    item.command = node.kind === 'conflict'
+      ? { command: 'grove.openConflict', title: 'Resolve', arguments: [node] }
+      : { command: 'grove.openChange', title: 'Open Change', arguments: [node] };
+    return item;
   }
 
   private repoItem(root: string): vscode.TreeItem {
@@ -176,11 +236,14 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
 
   private instanceItem(id: string): vscode.TreeItem {
     const inst = this.fleet.instances().find((i) => i.id === id);
-    const item = new vscode.TreeItem(inst?.title ?? id, vscode.TreeItemCollapsibleState.None);
+    const review = this.review.get(id);
+    const hasFiles = !!review && (review.sync.conflicts.length > 0 || (review.changes?.files.length ?? 0) > 0);
+    const item = new vscode.TreeItem(inst?.title ?? id, hasFiles ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = `instance:${id}`;
     if (!inst) return item;
     const now = Date.now();
-    const parts = [stateLabel(inst)];
+    const conflicted = !!review?.sync.operation;
+    const parts = [conflicted ? `conflicted (${review!.sync.conflicts.length})` : inst.merge ? `merged into ${inst.merge.into}` : stateLabel(inst)];
     const started = inst.startedAt ?? inst.createdAt;
     if (inst.state !== 'queued') parts.push(formatDuration((inst.endedAt ?? now) - started));
     if (inst.costUsd > 0) parts.push(`$${inst.costUsd.toFixed(2)}`);
@@ -189,8 +252,11 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     if (inst.lastActivity && (inst.state === 'running' || inst.state === 'starting')) parts.push(inst.lastActivity);
     if (inst.error && (inst.state === 'failed' || inst.state === 'interrupted' || inst.state === 'queued')) parts.push(inst.error.split('\n')[0]);
     item.description = parts.join(' · ');
-    item.iconPath = stateIcon(inst.state, inst.waitReason);
-    item.contextValue = `instance.${inst.state}.${inst.mode}${inst.permissionMode === 'bypassPermissions' ? '.bypass' : ''}`;
+    item.iconPath = conflicted
+      ? new vscode.ThemeIcon('git-merge', new vscode.ThemeColor('gitDecoration.conflictingResourceForeground'))
+      : inst.merge ? new vscode.ThemeIcon('git-merge', new vscode.ThemeColor('testing.iconPassed')) : stateIcon(inst.state, inst.waitReason);
+    const flags = [conflicted ? 'conflicted' : '', inst.merge ? 'merged' : '', inst.archived ? 'archived' : '', inst.permissionMode === 'bypassPermissions' ? 'bypass' : ''].filter(Boolean);
+    item.contextValue = `instance.${inst.state}.${inst.mode}${flags.map((f) => `.${f}`).join('')}`;
     const tip = new vscode.MarkdownString(undefined, true);
     tip.appendMarkdown(`**${escapeMd(inst.title)}** — ${stateLabel(inst)}\n\n`);
     tip.appendCodeblock(inst.prompt.length > 1500 ? `${inst.prompt.slice(0, 1500)}…` : inst.prompt, 'markdown');
@@ -202,6 +268,8 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       (inst.costUsd > 0 || inst.turns > 0) && `$${inst.costUsd.toFixed(4)} · ${inst.turns} turns · ${inst.inputTokens} in / ${inst.outputTokens} out tokens`,
       inst.lastActivity && `Last: ${escapeMd(inst.lastActivity)}`,
       inst.error && `⚠ ${escapeMd(inst.error)}`,
+      inst.merge && `Merged into \`${inst.merge.into}\` (${inst.merge.strategy}) as ${inst.merge.commit.slice(0, 8)}`,
+      inst.resultText && `Result: ${escapeMd(inst.resultText.slice(0, 500))}`,
     ].filter(Boolean);
     tip.appendMarkdown(facts.join('\n\n'));
     item.tooltip = tip;

@@ -1,0 +1,128 @@
+/**
+ * `grove`: the command line on Grove's core, a second composition root next to the extension's `activate`.
+ * It reads and writes the same registry (`<git common dir>/grove/instances.json`), so what it dispatches shows
+ * in VS Code's Agents tree and the other way round. Exit codes: 0 ok, 1 failure or refusal, 2 usage error.
+ */
+import { CliError, parse, str, UsageError } from './args';
+import { dispatchCommand, followUpCommand } from './commands/dispatch';
+import { openGrove, type Io } from './commands/common';
+import { logCommand, mergeCommand, removeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
+import { serveMcp } from './mcp';
+import { readSettings } from './settings';
+
+declare const GROVE_VERSION: string | undefined;
+const VERSION = typeof GROVE_VERSION === 'string' ? GROVE_VERSION : '0.1.0';
+
+export const USAGE = `grove — run many Claude Code agents in parallel, each on its own git worktree
+
+Usage:
+  grove dispatch --plan plan.md [--select "Title"]… [--max N] [--base REF] [--json]
+  grove dispatch --prompt "…" [--title T] [--base REF] [--json]
+      Runs the tasks to completion in the foreground (progress on stderr; Ctrl-C stops them).
+  grove status [<id>…] [--json]          Instances of the repository (all windows and processes)
+  grove follow-up <id> "<prompt>"        One more turn in the instance's session, in the foreground
+  grove stop <id>                        Stops an agent, whichever process drives it
+  grove review <id> [--stat]             Changed files, commits and patch against the merge-base
+  grove merge <id> [--strategy merge|squash|rebase] [--commit]
+  grove remove <id> [--force] [--delete-branch]
+  grove log <id> [--raw]                 The instance's transcript
+  grove mcp                              The same operations as MCP tools over stdio
+
+<id>: a full id, a unique prefix (4+ characters), or the exact task title.
+
+Options for every command:
+  --repo <path>              A folder of the repository (default: the current directory)
+  --json                     Machine-readable output on stdout only
+  --claude-path <path>       Claude Code CLI (env GROVE_CLAUDE_PATH; default: claude on PATH)
+  --permission-mode <mode>   acceptEdits (default), default, plan, bypassPermissions (env GROVE_PERMISSION_MODE)
+  --on-permission deny|allow How to answer an agent's permission request (default deny; env GROVE_ON_PERMISSION)
+  --model <name>             Model of new agents (env GROVE_MODEL)
+  --max <n>                  Agents at once (default 4; env GROVE_MAX_CONCURRENT)
+  --verbose                  Log git and agent commands to stderr
+Environment: GROVE_BRANCH_PREFIX, GROVE_WORKTREE_ROOT, GROVE_SETUP_COMMAND, GROVE_COPY_FILES (comma-separated),
+  GROVE_MAX_BUDGET_USD, GROVE_MAX_TURNS — the same knobs as the extension's grove.* settings.
+Terminal mode needs VS Code: the command line runs background agents only.`;
+
+const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
+  dispatch: dispatchCommand,
+  status: statusCommand,
+  'follow-up': followUpCommand,
+  followup: followUpCommand,
+  stop: stopCommand,
+  review: reviewCommand,
+  merge: mergeCommand,
+  remove: removeCommand,
+  rm: removeCommand,
+  log: logCommand,
+  mcp: mcpCommand,
+};
+
+async function mcpCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { max: { type: 'string' }, verbose: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError('grove mcp takes no arguments');
+  // Validate the flags now (a usage error must not wait for the first tool call).
+  readSettings({ 'claude-path': str(values['claude-path']), max: str(values.max), 'permission-mode': str(values['permission-mode']), 'on-permission': str(values['on-permission']), model: str(values.model) });
+  await serveMcp({
+    open: () => openGrove(values, io),
+    version: VERSION,
+    input: process.stdin,
+    output: process.stdout,
+    log: (m) => io.err(m),
+  });
+  return 0;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    io.out(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === 'version') {
+    io.out(VERSION);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  try {
+    if (!run) throw new UsageError(`unknown command "${command}"`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(USAGE);
+      return 0;
+    }
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`grove: ${err.message}\nRun \`grove help\` for usage.`);
+      return 2;
+    }
+    const json = rest.includes('--json');
+    if (err instanceof CliError) {
+      if (json) io.out(JSON.stringify({ ok: false, error: err.message, ...(err.details !== undefined ? { details: err.details } : {}) }, null, 2));
+      io.err(`grove: ${err.message}`);
+      return 1;
+    }
+    io.err(`grove: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}
+
+/** Waits for stdout and stderr to drain before exiting, so piped output is never cut. */
+function flushAndExit(code: number): void {
+  let waiting = 2;
+  const done = () => {
+    if (--waiting === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+if (require.main === module) {
+  const io: Io = {
+    out: (t) => void process.stdout.write(`${t}\n`),
+    err: (t) => void process.stderr.write(`${t}\n`),
+  };
+  main(process.argv.slice(2), io).then(flushAndExit, (err) => {
+    process.stderr.write(`grove: ${err}\n`);
+    flushAndExit(1);
+  });
+}

@@ -1,0 +1,275 @@
+// Benchmark helper (not a test): dispatching 8 tasks on a generated 5,000-file repository with Grove's real core
+// (Fleet + WorktreeManager via worktreePort + BackgroundAgents running the real Claude CLI against the scripted model),
+// against a shell loop of raw `git worktree add`. Bundled by test/bench/run.mjs into out/bench/dispatchBench.js and
+// run as `node out/bench/dispatchBench.js <result.json>`; prints progress on stderr.
+//
+// Per repetition, in alternating order (Grove first on odd repetitions, raw first on even ones):
+//   (a) worktrees only: Grove's worktreePort.create ×8 started at once (its per-repository mutation queue, metadata,
+//       copy of `.env`, port allocation) vs `bash -c 'for i in 1..8; do git worktree add -q -b <branch> <path> main; done'`.
+//   (b) end to end: Fleet.dispatch(8 tasks, maxConcurrent 8) until every instance is `running` (Grove's state: the
+//       CLI process is spawned) and until every CLI printed its `system/init` line; vs the same bash loop printing a
+//       line after each `git worktree add`, on which the bench spawns `claude` with exactly the arguments Grove uses
+//       and writes the same stream-json prompt, until every CLI printed `system/init`.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BackgroundAgents } from '../../src/core/agents/backgroundAgents';
+import type { AgentPort } from '../../src/core/fleet/dispatcher';
+import { Fleet } from '../../src/core/fleet/fleet';
+import { worktreePort } from '../../src/core/fleet/worktreePort';
+import { GitClient } from '../../src/core/git/gitClient';
+import { WorktreeManager } from '../../src/core/git/worktreeManager';
+import { claudeBin, claudeEnv } from '../support/claudeEnv';
+import { ScriptedModel, text } from '../support/scriptedModel';
+
+const TASKS = 8;
+const FILES = 5000;
+const REPS = Math.max(1, Math.min(10, Number(process.env.BENCH_REPS ?? 3)));
+/** The scripted model answers after this delay, so all 8 CLIs are alive while we measure (like a real turn). */
+const MODEL_DELAY_MS = 2000;
+const TIMEOUT_MS = 120_000;
+
+const log = (s: string) => process.stderr.write(`[dispatch-bench] ${s}\n`);
+const now = () => performance.now();
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+}
+
+/** 5,000 small files in nested folders (10 × 10 × 50), one commit; plus an untracked `.env` Grove copies. */
+function generateRepo(root: string): string {
+  const repo = path.join(root, 'repo');
+  let n = 0;
+  for (let a = 0; a < 10; a++) {
+    for (let b = 0; b < 10; b++) {
+      const dir = path.join(repo, `pkg${a}`, `mod${b}`);
+      fs.mkdirSync(dir, { recursive: true });
+      for (let c = 0; c < FILES / 100; c++) {
+        fs.writeFileSync(path.join(dir, `file${c}.ts`), `// file ${n}\nexport const v${n} = ${n};\n`);
+        n++;
+      }
+    }
+  }
+  fs.writeFileSync(path.join(repo, '.gitignore'), '.env\n');
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'add', '-A');
+  git(repo, '-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', 'commit', '-q', '-m', 'generated');
+  fs.writeFileSync(path.join(repo, '.env'), 'API_URL=http://127.0.0.1\n');
+  return repo;
+}
+
+/** Removes every linked worktree and every branch but main, and Grove's registry: the next repetition starts equal. */
+function resetRepo(repo: string): void {
+  const list = git(repo, 'worktree', 'list', '--porcelain');
+  const paths = list.split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9)).filter((p) => path.resolve(p) !== path.resolve(repo));
+  for (const p of paths) {
+    try { git(repo, 'worktree', 'unlock', p); } catch { /* not locked */ }
+    try { git(repo, 'worktree', 'remove', '--force', '--force', p); } catch { fs.rmSync(p, { recursive: true, force: true }); }
+  }
+  git(repo, 'worktree', 'prune');
+  const branches = git(repo, 'for-each-ref', '--format=%(refname:short)', 'refs/heads').split('\n').filter((b) => b && b !== 'main');
+  if (branches.length) git(repo, 'branch', '-D', ...branches);
+  fs.rmSync(path.join(repo, '.git', 'grove'), { recursive: true, force: true });
+}
+
+function rawLoop(repo: string, wtRoot: string, prefix: string, echo: boolean): ChildProcess {
+  fs.mkdirSync(wtRoot, { recursive: true });
+  const script = `for i in $(seq 1 ${TASKS}); do git worktree add -q -b "${prefix}/task-$i" "${wtRoot}/task-$i" main || exit 1;${echo ? ' echo "$i";' : ''} done`;
+  return spawn('bash', ['-c', script], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function waitExit(cp: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (cp.exitCode !== null) return resolve(cp.exitCode);
+    cp.once('exit', (code) => resolve(code));
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: timed out after ${TIMEOUT_MS} ms`)), TIMEOUT_MS)))]).finally(() => clearTimeout(t));
+}
+
+/** The arguments BackgroundRunner passes on a first turn (src/core/agents/backgroundRunner.ts buildArgs). */
+function groveArgs(sessionId: string): string[] {
+  return ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--permission-prompt-tool', 'stdio', '--permission-mode', 'acceptEdits', '--session-id', sessionId];
+}
+
+/** Spawns the CLI the way Grove does (own process group, prompt on stdin) and resolves at its `system/init` line. */
+function spawnClaude(cwd: string, env: Record<string, string>, prompt: string): { child: ChildProcess; init: Promise<number> } {
+  const child = spawn(claudeBin(), groveArgs(randomUUID()), { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  child.stdin!.write(`${JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } })}\n`);
+  const init = new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const m = JSON.parse(line);
+          if (m.type === 'system' && m.subtype === 'init') resolve(now());
+          if (m.type === 'result') child.stdin!.end();
+        } catch { /* not JSON */ }
+      }
+    });
+    child.stderr!.resume();
+    child.once('exit', (code) => reject(new Error(`claude exited (${code}) before system/init`)));
+  });
+  init.catch(() => undefined);
+  return { child, init };
+}
+
+interface Side { worktreesMs: number; runningMs?: number; initMs: number }
+
+async function groveWorktreesOnly(wm: WorktreeManager, repo: string, wtRoot: string, rep: number): Promise<number> {
+  const port = worktreePort(wm, () => ({ branchPrefix: `gw${rep}`, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] }));
+  const signal = new AbortController().signal;
+  const t0 = now();
+  await withTimeout(Promise.all(Array.from({ length: TASKS }, (_, i) => port.create({ repoRoot: repo, title: `Task ${i + 1}`, baseRef: 'main', signal }))), 'grove worktrees');
+  return now() - t0;
+}
+
+async function rawWorktreesOnly(repo: string, wtRoot: string, rep: number): Promise<number> {
+  const t0 = now();
+  const cp = rawLoop(repo, wtRoot, `rw${rep}`, false);
+  cp.stdout!.resume();
+  cp.stderr!.resume();
+  const code = await withTimeout(waitExit(cp), 'raw worktrees');
+  if (code !== 0) throw new Error(`raw git worktree loop exited ${code}`);
+  return now() - t0;
+}
+
+async function groveEndToEnd(git: GitClient, wm: WorktreeManager, repo: string, wtRoot: string, env: Record<string, string>, logDir: string, rep: number): Promise<Side> {
+  const background = new BackgroundAgents({
+    locks: wm,
+    settings: () => ({ env, claudePath: claudeBin() }),
+    logPath: (inst) => path.join(logDir, `${inst.id}.jsonl`),
+  });
+  const initAt = new Map<string, number>();
+  const agents: AgentPort = {
+    start: (inst, onEvent, opts) => background.start(inst, (e) => {
+      if (e.type === 'session' && !initAt.has(inst.id)) initAt.set(inst.id, now());
+      onEvent(e);
+    }, opts),
+  };
+  const fleet = new Fleet({ commonDir: (r) => git.commonDir(r), worktrees: worktreePort(wm, () => ({ branchPrefix: `ge${rep}`, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] })), agents }, { maxConcurrent: TASKS });
+  const runningAt = new Map<string, number>();
+  let provisionedAt = 0;
+  const provisioned = new Set<string>();
+  let allRunning!: () => void;
+  const running = new Promise<void>((r) => (allRunning = r));
+  fleet.onDidChangeInstances((c) => {
+    for (const s of c.changed) {
+      if (s.state === 'starting' && !provisioned.has(s.id)) {
+        provisioned.add(s.id);
+        if (provisioned.size === TASKS) provisionedAt = now();
+      }
+      if (s.state === 'running' && !runningAt.has(s.id)) runningAt.set(s.id, now());
+      if (s.state === 'failed') log(`instance ${s.title} failed: ${s.error}`);
+    }
+    if (runningAt.size === TASKS) allRunning();
+  });
+  const tasks = Array.from({ length: TASKS }, (_, i) => ({ title: `Task ${i + 1}`, prompt: `Benchmark task ${i + 1}: say done.` }));
+  try {
+    const t0 = now();
+    await fleet.dispatch(tasks, { repoRoot: repo, baseRef: 'main', mode: 'background', permissionMode: 'acceptEdits' });
+    await withTimeout(running, 'grove: all running');
+    const tRunning = now() - t0;
+    await withTimeout((async () => { while (initAt.size < TASKS) await new Promise((r) => setTimeout(r, 5)); })(), 'grove: all system/init');
+    const tInit = Math.max(...initAt.values()) - t0;
+    await withTimeout(fleet.whenSettled(), 'grove: settled');
+    await fleet.flush();
+    const failed = fleet.instances().filter((s) => s.state !== 'done');
+    if (failed.length) log(`grove: ${failed.length} instance(s) not done: ${failed.map((s) => `${s.state} ${s.error ?? ''}`).join('; ')}`);
+    return { worktreesMs: provisionedAt - t0, runningMs: tRunning, initMs: tInit };
+  } finally {
+    fleet.dispose();
+    background.dispose();
+  }
+}
+
+async function rawEndToEnd(repo: string, wtRoot: string, env: Record<string, string>, rep: number): Promise<Side> {
+  const t0 = now();
+  const cp = rawLoop(repo, wtRoot, `re${rep}`, true);
+  const clis: Array<ReturnType<typeof spawnClaude>> = [];
+  let worktreesMs = 0;
+  cp.stderr!.resume();
+  let buf = '';
+  cp.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const n = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (n) clis.push(spawnClaude(path.join(wtRoot, `task-${n}`), env, `Benchmark task ${n}: say done.`));
+    }
+  });
+  const code = await withTimeout(waitExit(cp), 'raw loop');
+  worktreesMs = now() - t0;
+  if (code !== 0) throw new Error(`raw git worktree loop exited ${code}`);
+  const inits = await withTimeout(Promise.all(clis.map((c) => c.init)), 'raw: all system/init');
+  const initMs = Math.max(...inits) - t0;
+  await withTimeout(Promise.all(clis.map((c) => waitExit(c.child))), 'raw: all exited');
+  return { worktreesMs, initMs };
+}
+
+async function main(): Promise<void> {
+  const out = process.argv[2];
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'grove-bench-')));
+  const model = await ScriptedModel.start({ rule: () => text('Done.', { delayMs: MODEL_DELAY_MS }) });
+  try {
+    let t = now();
+    const repo = generateRepo(root);
+    const genMs = now() - t;
+    log(`generated ${FILES} files in ${(genMs / 1000).toFixed(1)} s at ${repo}`);
+    const { env } = claudeEnv({ root: path.join(root, 'claude'), baseUrl: model.url });
+    const gitClient = new GitClient();
+    const wm = new WorktreeManager(gitClient);
+    // Warm-up (not measured): page cache for the CLI binary and the repository, git's index.
+    t = now();
+    await rawWorktreesOnly(repo, path.join(root, 'warm'), 0);
+    resetRepo(repo);
+    await spawnClaude(root, env, 'warm up').init.catch(() => undefined);
+    log(`warm-up ${(now() - t).toFixed(0)} ms`);
+
+    const reps: Array<{ rep: number; order: string; a: { grove: number; raw: number }; b: { grove: Side; raw: Side } }> = [];
+    for (let rep = 1; rep <= REPS; rep++) {
+      const groveFirst = rep % 2 === 1;
+      const wt = (name: string) => path.join(root, `wt-${rep}-${name}`);
+      const a = { grove: 0, raw: 0 };
+      if (groveFirst) {
+        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); resetRepo(repo);
+        a.raw = await rawWorktreesOnly(repo, wt('ra'), rep); resetRepo(repo);
+      } else {
+        a.raw = await rawWorktreesOnly(repo, wt('ra'), rep); resetRepo(repo);
+        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); resetRepo(repo);
+      }
+      let g: Side, r: Side;
+      if (groveFirst) {
+        g = await groveEndToEnd(gitClient, wm, repo, wt('ge'), env, path.join(root, 'logs'), rep); resetRepo(repo);
+        r = await rawEndToEnd(repo, wt('re'), env, rep); resetRepo(repo);
+      } else {
+        r = await rawEndToEnd(repo, wt('re'), env, rep); resetRepo(repo);
+        g = await groveEndToEnd(gitClient, wm, repo, wt('ge'), env, path.join(root, 'logs'), rep); resetRepo(repo);
+      }
+      reps.push({ rep, order: groveFirst ? 'grove first' : 'raw first', a, b: { grove: g, raw: r } });
+      log(`rep ${rep}: worktrees grove ${a.grove.toFixed(0)} / raw ${a.raw.toFixed(0)} ms; end-to-end grove running ${g.runningMs!.toFixed(0)}, init ${g.initMs.toFixed(0)} / raw init ${r.initMs.toFixed(0)} ms`);
+    }
+    const result = { tasks: TASKS, files: FILES, modelDelayMs: MODEL_DELAY_MS, generateMs: genMs, claudeVersion: execFileSync(claudeBin(), ['--version'], { encoding: 'utf8' }).trim(), gitVersion: git(root, '--version').trim(), reps };
+    if (out) fs.writeFileSync(out, JSON.stringify(result, null, 2));
+    else process.stdout.write(JSON.stringify(result, null, 2));
+  } finally {
+    await model.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  log(`failed: ${err?.stack ?? err}`);
+  process.exit(1);
+});

@@ -1,0 +1,174 @@
+// The `grove` command line, run as the BUILT dist/cli.js child process against real temp repositories and the
+// real Claude Code CLI talking to the scripted model. Build first: node esbuild.mjs --tests.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Fleet } from '../../../src/core/fleet/fleet';
+import type { InstanceSnapshot } from '../../../src/core/model';
+import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
+import { git, gitTestEnv, useTempRepos } from '../../support/repo';
+import { hang, ScriptedModel, text, write, type ScriptRule } from '../../support/scriptedModel';
+
+const CLI = path.join(repoRoot(), 'dist', 'cli.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Files named in prompts ("Create alpha.txt") are written by the scripted model, then it says Done. */
+const writeNamedFile: ScriptRule = (req) => {
+  if (req.isToolResult) return text('Done.');
+  const name = /Create (\w+)\.txt/.exec(req.firstUserText)?.[1] ?? 'unnamed';
+  if (/Slow/.test(req.firstUserText)) return hang();
+  return write(`${name}.txt`, `${name}\n`);
+};
+
+describe('grove CLI (real Claude CLI)', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let model: ScriptedModel;
+  let env: Record<string, string>;
+  let repo: string;
+  const children: ReturnType<typeof spawn>[] = [];
+
+  before(function () {
+    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run node esbuild.mjs --tests first`);
+  });
+
+  beforeEach(async () => {
+    model = await ScriptedModel.start({ rule: writeNamedFile });
+    repo = repos.create({ files: { 'README.md': '# demo\n' } });
+    env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
+  });
+
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+    await model.close();
+  });
+
+  function start(args: string[]) {
+    const child = spawn(process.execPath, [CLI, ...args, '--repo', repo, '--claude-path', claudeBin()], { env, cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+    return { child, done };
+  }
+  const grove = (...args: string[]) => start(args).done;
+  const status = async (): Promise<InstanceSnapshot[]> => {
+    const r = await grove('status', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+
+  it('dispatches a plan of 3 tasks to done, lists, reviews, merges one, and refuses to remove unmerged work without --force', async () => {
+    const plan = path.join(repos.dir('plans'), 'plan.md');
+    fs.writeFileSync(plan, '# Letters\n\nKeep it short.\n\n## Alpha\nCreate alpha.txt\n\n## Beta\nCreate beta.txt\n\n## Gamma\nCreate gamma.txt\n');
+
+    const d = await grove('dispatch', '--plan', plan, '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const summary = JSON.parse(d.stdout) as { ok: boolean; instances: InstanceSnapshot[] };
+    assert.equal(summary.ok, true);
+    assert.deepEqual(summary.instances.map((i) => [i.title, i.state]), [['Alpha', 'done'], ['Beta', 'done'], ['Gamma', 'done']]);
+    assert.equal(d.stderr, '', '--json keeps stderr quiet');
+
+    const listed = await status();
+    assert.deepEqual(listed.map((i) => i.title).sort(), ['Alpha', 'Beta', 'Gamma']);
+    assert.ok(listed.every((i) => i.state === 'done' && i.branch.startsWith('grove/') && fs.existsSync(i.worktreePath)));
+    const alpha = listed.find((i) => i.title === 'Alpha')!;
+    const beta = listed.find((i) => i.title === 'Beta')!;
+    assert.equal(fs.readFileSync(path.join(alpha.worktreePath, 'alpha.txt'), 'utf8'), 'alpha\n');
+
+    const table = await grove('status');
+    assert.match(table.stdout, /^ID\s+TITLE\s+STATE\s+BRANCH\s+COST\s+LAST ACTIVITY/);
+    assert.match(table.stdout, new RegExp(`${alpha.id.slice(0, 8)}\\s+Alpha\\s+done\\s+grove/alpha`));
+
+    // review by unique id prefix: stat and the patch of the untracked file
+    const rev = await grove('review', alpha.id.slice(0, 6));
+    assert.equal(rev.code, 0, rev.stderr);
+    assert.match(rev.stdout, /A alpha\.txt\s+\+1 -0 \(untracked\)/);
+    assert.match(rev.stdout, /\+\+\+ b\/alpha\.txt\n@@ -0,0 \+1 @@\n\+alpha/);
+
+    // merge: refused while the work is uncommitted, then with --commit it lands on main (by title)
+    const refused = await grove('merge', 'Alpha');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /not committed[\s\S]*--commit/);
+    const merged = await grove('merge', 'Alpha', '--commit', '--strategy', 'squash');
+    assert.equal(merged.code, 0, merged.stderr);
+    assert.match(merged.stdout, /Merged grove\/alpha into main \(squash\)/);
+    assert.equal(git(repo, 'show', 'main:alpha.txt'), 'alpha');
+    assert.equal(git(repo, 'log', '-1', '--format=%s', 'main'), 'Alpha');
+    assert.equal(fs.readFileSync(path.join(repo, 'alpha.txt'), 'utf8'), 'alpha\n', 'the checkout of main was fast-forwarded');
+
+    // remove: refuses listing what would be lost, removes with --force
+    const no = await grove('remove', beta.id);
+    assert.equal(no.code, 1);
+    assert.match(no.stderr, /would lose work:\nUntracked files that would be deleted \(1\):\n {2}beta\.txt\nNothing was removed/);
+    assert.ok(fs.existsSync(beta.worktreePath));
+    const yes = await grove('remove', beta.id, '--force', '--delete-branch');
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.match(yes.stdout, /deleted branch grove\/beta; discarded 1 uncommitted\/untracked file/);
+    assert.ok(!fs.existsSync(beta.worktreePath));
+    assert.equal(git(repo, 'branch', '--list', 'grove/beta'), '');
+    assert.deepEqual((await status()).map((i) => i.title).sort(), ['Alpha', 'Gamma']);
+
+    // log: the transcript of an instance
+    const log = await grove('log', 'Gamma');
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stdout, /Create gamma\.txt/);
+
+    // What the CLI wrote is what the extension's tree reads: a fresh Fleet recovers it.
+    const fleet = new Fleet({
+      commonDir: async (root) => path.resolve(root, git(root, 'rev-parse', '--git-common-dir')),
+      worktrees: { create: () => Promise.reject(new Error('unexpected worktree create')) },
+      agents: { start: () => { throw new Error('unexpected agent start'); } },
+    });
+    try {
+      const recovered = await fleet.recover([repo]);
+      assert.deepEqual(recovered.map((i) => [i.title, i.state]).sort(), [['Alpha', 'done'], ['Gamma', 'done']]);
+      assert.ok(recovered.every((i) => i.sessionId && i.costUsd > 0));
+    } finally {
+      fleet.dispose();
+    }
+  });
+
+  it('stops an agent driven by another grove process, which records it stopped', async () => {
+    const dispatching = start(['dispatch', '--prompt', 'Slow: Create slow.txt', '--title', 'Slow']);
+    let inst: InstanceSnapshot | undefined;
+    for (let i = 0; i < 100 && !(inst?.state === 'running' && inst.pid !== undefined && inst.pid !== dispatching.child.pid); i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      [inst] = await status();
+    }
+    assert.equal(inst?.state, 'running', JSON.stringify(inst));
+    await model.waitForRequests(1);
+    const agentPid = inst!.pid!;
+
+    const stopped = await grove('stop', inst!.id.slice(0, 8));
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /Slow: stopped/);
+    const d = await dispatching.done;
+    assert.equal(d.code, 1, 'the dispatch ends without the task done');
+    assert.match(d.stderr, /Slow: stopped/);
+    assert.throws(() => process.kill(agentPid, 0), 'the agent process is gone');
+    const [after] = await status();
+    assert.equal(after!.state, 'stopped');
+    assert.equal(after!.error, undefined);
+  });
+
+  it('usage errors exit 2; terminal mode is refused with a reason', async () => {
+    const none = await grove('dispatch');
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /exactly one of --plan/);
+    const term = await grove('dispatch', '--prompt', 'x', '--mode', 'terminal');
+    assert.equal(term.code, 2);
+    assert.match(term.stderr, /terminal mode .* not available from the command line/);
+    const unknown = await grove('review', 'nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /No instance "nope"/);
+  });
+});
