@@ -48,7 +48,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const review = new ReviewModel(git, merges, fleet, repos, log);
   const tree = new AgentsTreeProvider(repos, fleet, repos, review);
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
-  if (demoModel) view.description = 'Demo model';
+  // npm start without a signed-in claude: say plainly that no real model answers.
+  if (demoModel) {
+    view.title = 'Agents (demo model)';
+    view.description = 'Demo model';
+  }
   const status = new StatusBarSummary(demoModel);
   const logs = new LogDocumentProvider(fleet, repos);
   context.subscriptions.push(

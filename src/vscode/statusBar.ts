@@ -12,7 +12,9 @@ export class StatusBarSummary extends Disposable {
     this.item.command = 'grove.agents.focus';
   }
 
-  update(instances: readonly InstanceSnapshot[]): void {
+  update(all: readonly InstanceSnapshot[]): void {
+    // Archived (merged or removed) agents are history, not fleet status.
+    const instances = all.filter((i) => !i.archived);
     const count = (pred: (i: InstanceSnapshot) => boolean) => instances.filter(pred).length;
     const running = count((i) => i.state === 'running' || i.state === 'starting' || i.state === 'provisioning');
     const waiting = count((i) => i.state === 'waiting');
@@ -31,7 +33,7 @@ export class StatusBarSummary extends Disposable {
     }
     const cost = instances.reduce((s, i) => s + (i.costUsd || 0), 0);
     const icon = waiting ? '$(bell-dot)' : running ? '$(sync~spin)' : '$(check-all)';
-    this.item.text = `${icon} Grove: ${parts.join(' · ')}`;
+    this.item.text = `${icon} Grove${this.demoModel ? ' (demo model)' : ''}: ${parts.join(' · ')}`;
     this.item.tooltip = `Grove${this.demoModel ? ' (demo model)' : ''}: ${parts.join(', ')}. Fleet cost $${cost.toFixed(2)}. Click to show the agents.`;
     this.item.backgroundColor = waiting ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.accessibilityInformation = { label: `Grove: ${parts.join(', ')}`, role: 'button' };

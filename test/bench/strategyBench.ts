@@ -336,11 +336,16 @@ async function tui(sb: Sandbox): Promise<Run> {
 
 // ---- (e) Claude Code's own --bg sessions and `claude agents --json` ----------------------------------------------
 
-interface BgExtra { agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
+interface BgExtra { hookEvents?: string[]; agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
 
-async function bg(sb: Sandbox, extra: BgExtra): Promise<Run> {
+async function bg(sb: Sandbox, extra: BgExtra, isolation = false): Promise<Run> {
   seedInteractiveConfig(sb.configDir, [sb.repo]);
   const hooks = writeHookSettings({ dir: path.join(sb.root, 'hooks') });
+  if (isolation) {
+    // Lift the guard that makes a --bg session refuse edits outside a worktree it entered itself (see the doc).
+    const settings = JSON.parse(fs.readFileSync(hooks.settingsPath, 'utf8'));
+    fs.writeFileSync(hooks.settingsPath, JSON.stringify({ ...settings, worktree: { bgIsolation: 'none' } }, null, 2));
+  }
   const cli = (args: string[], timeout = 30_000) => execFileSync(CLAUDE, args, { cwd: sb.repo, env: sb.env, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
   const t0 = Date.now();
   let daemonPid: number | undefined;
@@ -359,12 +364,13 @@ async function bg(sb: Sandbox, extra: BgExtra): Promise<Run> {
     let note = `\`claude --bg\` returned after ${tReturn} ms`;
     try {
       start = await waitHook(hooks.statusPath, 'SessionStart', 1, 30_000);
-      first = await waitHook(hooks.statusPath, 'PreToolUse', 1, 30_000);
       stop = await waitHook(hooks.statusPath, 'Stop', 1, 30_000);
+      first = hookEvents(hooks.statusPath).find((e) => e.hook_event_name === 'PreToolUse')?.grove_ts;
     } catch (err) {
       note += `; ${(err as Error).message}`;
     }
     const m = mem.stop();
+    extra.hookEvents ??= [...new Set(hookEvents(hooks.statusPath).map((e) => e.hook_event_name))];
     const ta = Date.now();
     const agents = cli(['agents', '--json']);
     extra.agentsJsonMs ??= Date.now() - ta;
@@ -373,7 +379,7 @@ async function bg(sb: Sandbox, extra: BgExtra): Promise<Run> {
     await sleep(1000);
     const idle = daemonPid ? treeRssMb(daemonPid) : undefined;
     const transcript = findTranscript(sb.configDir);
-    const toolError = transcript ? /<tool_use_error>([^<]{0,400})/.exec(fs.readFileSync(transcript, 'utf8'))?.[1] : undefined;
+    const toolError = transcript ? /<tool_use_error>([^<]{0,700})/.exec(fs.readFileSync(transcript, 'utf8'))?.[1] : undefined;
     if (toolError) extra.toolError ??= toolError;
     return {
       startMs: start !== undefined ? start - t0 : undefined, firstEventMs: start !== undefined ? start - t0 : undefined,
@@ -420,7 +426,7 @@ async function main(): Promise<void> {
     rule: (req) => (req.isToolResult ? text('Done: result.txt is written.') : /Follow-up/.test(req.lastUserText) ? text('I created result.txt.') : write('result.txt', 'hello\n')),
   });
   const modes: Array<[string, (sb: Sandbox, extra: any) => Promise<Run>]> = [
-    ['a', perTurn], ['b', longLived], ...(sdkEntry ? [['c', agentSdk] as [string, (sb: Sandbox) => Promise<Run>]] : []), ['d', tui], ['e', bg],
+    ['a', perTurn], ['b', longLived], ...(sdkEntry ? [['c', agentSdk] as [string, (sb: Sandbox) => Promise<Run>]] : []), ['d', tui], ['e', bg], ['e2', (sb, x) => bg(sb, x, true)],
   ];
   const only = process.env.STRATEGY_MODES?.split(',');
   const results: Record<string, { runs: Run[]; errors: string[] }> = {};

@@ -22,5 +22,6 @@ export function makeDemoRepo(parent, name = 'demo-app') {
   git('config', 'user.email', 'demo@grove.invalid');
   git('add', '-A');
   git('commit', '-qm', 'Initial commit');
+  git('branch', 'develop');
   return dir;
 }

@@ -257,7 +257,8 @@ export const demoScript: ScriptRule = (req) => {
   if (req.isToolResult) {
     return text(`Demo model: I wrote my notes for "${firstLine(req.firstUserText)}". This is a scripted demo reply; no real model was called.`);
   }
-  const task = req.lastUserText || 'the task';
+  // A plan's prompt carries the plan's shared context first and then "Task: <title>": name the notes after the task.
+  const task = /^Task: (.+)$/m.exec(req.lastUserText)?.[1] ?? (req.lastUserText || 'the task');
   const file = `NOTES-${slugOf(task)}.md`;
   const content = `# ${firstLine(task)}\n\nWritten by Grove's scripted demo model (no real model was called).\n\n## Task\n\n${task}\n\n## Plan\n\n1. Read the relevant code.\n2. Make the change.\n3. Run the tests.\n`;
   return toolUse('Write', { file_path: file, content }, `I'll write my notes for this task to ${file}.`);

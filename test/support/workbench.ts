@@ -19,19 +19,26 @@ export const resultsDir = path.join(repoRoot, 'test-results');
 
 export interface Workbench {
   page: Page;
+  /** The first tree item whose accessible name matches (label, then description). */
+  treeItem(name: string | RegExp): Promise<import('playwright-core').Locator>;
+  contextMenu(rowName: string | RegExp, command: string): Promise<void>;
+  quickPickSelect(label: string): Promise<void>;
+  typeInQuickInput(value: string, submit?: boolean): Promise<void>;
+  dialogButton(label: string): Promise<void>;
+  notificationButton(text: string | RegExp, button: string): Promise<void>;
   close(): Promise<void>;
   screenshot(name: string): Promise<string>;
   runCommand(title: string): Promise<void>;
   openGrove(): Promise<void>;
 }
 
-export async function openWorkbench(folder: string, opts: { env?: Record<string, string> } = {}): Promise<Workbench> {
+export async function openWorkbench(folder: string, opts: { env?: Record<string, string>; settings?: Record<string, unknown> } = {}): Promise<Workbench> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-'));
   const extensionsDir = path.join(stateDir, 'extensions');
   const vsix = path.join(repoRoot, 'dist', 'grove.vsix');
   if (!fs.existsSync(vsix)) throw new Error(`${vsix} is missing: run npm run package`);
   installVsix(vsix, extensionsDir, stateDir);
-  const server = await startCodeServer({ folder, stateDir, extensionsDir, env: { ...opts.env } });
+  const server = await startCodeServer({ folder, stateDir, extensionsDir, env: { ...opts.env }, settings: opts.settings ?? {} });
   const browser = await launchBrowser();
   const page = await browser.context.newPage();
   await page.goto(await workbenchUrl(server.url, { folder }));
@@ -40,6 +47,41 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
 
   const wb: Workbench = {
     page,
+    async treeItem(name) {
+      const item = page.getByRole('treeitem', { name }).first();
+      await item.waitFor({ state: 'visible', timeout: 60_000 });
+      return item;
+    },
+    async contextMenu(rowName, command) {
+      const row = await wb.treeItem(rowName);
+      await row.click({ button: 'right' });
+      const entry = page.locator('.context-view .action-menu-item', { hasText: command }).first();
+      await entry.waitFor({ state: 'visible', timeout: 15_000 });
+      // Menus act on mouse-up after a hover, like a person's click; a synthetic click alone can land too early.
+      await entry.hover();
+      await page.keyboard.press('Enter');
+    },
+    async quickPickSelect(label) {
+      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.click();
+    },
+    async typeInQuickInput(value, submit = true) {
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill(value);
+      if (submit) await page.keyboard.press('Enter');
+    },
+    async dialogButton(label) {
+      const button = page.locator('.monaco-dialog-box').getByRole('button', { name: label, exact: true }).first();
+      await button.waitFor({ state: 'visible', timeout: 30_000 });
+      await button.click();
+    },
+    async notificationButton(text, button) {
+      const toast = page.locator('.notification-toast', { hasText: text }).first();
+      await toast.waitFor({ state: 'visible', timeout: 60_000 });
+      await toast.getByRole('button', { name: button }).click();
+    },
     async close() {
       await browser.close();
       server.stop();

@@ -21,7 +21,7 @@ interface Run {
 /** Files named in prompts ("Create alpha.txt") are written by the scripted model, then it says Done. */
 const writeNamedFile: ScriptRule = (req) => {
   if (req.isToolResult) return text('Done.');
-  const name = /Create (\w+)\.txt/.exec(req.firstUserText)?.[1] ?? 'unnamed';
+  const name = /Create (\w+)\.txt/.exec(req.lastUserText)?.[1] ?? 'unnamed';
   if (/Slow/.test(req.firstUserText)) return hang();
   return write(`${name}.txt`, `${name}\n`);
 };
@@ -117,10 +117,20 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.equal(git(repo, 'branch', '--list', 'grove/beta'), '');
     assert.deepEqual((await status()).map((i) => i.title).sort(), ['Alpha', 'Gamma']);
 
-    // log: the transcript of an instance
+    // follow-up: one more turn in the same session, in the foreground
+    const gamma = listed.find((i) => i.title === 'Gamma')!;
+    const more = await grove('follow-up', 'Gamma', 'Create gamma2.txt');
+    assert.equal(more.code, 0, more.stderr);
+    assert.equal(more.stdout.trim(), 'Done.');
+    assert.equal(fs.readFileSync(path.join(gamma.worktreePath, 'gamma2.txt'), 'utf8'), 'gamma2\n');
+    const gammaAfter = (await status()).find((i) => i.title === 'Gamma')!;
+    assert.equal(gammaAfter.sessionId, gamma.sessionId, 'the same session continued');
+    assert.ok(gammaAfter.costUsd > gamma.costUsd);
+
+    // log: the transcript of an instance, both prompts included
     const log = await grove('log', 'Gamma');
     assert.equal(log.code, 0, log.stderr);
-    assert.match(log.stdout, /Create gamma\.txt/);
+    assert.match(log.stdout, /Create gamma\.txt[\s\S]*Create gamma2\.txt/);
 
     // What the CLI wrote is what the extension's tree reads: a fresh Fleet recovers it.
     const fleet = new Fleet({
@@ -158,6 +168,14 @@ describe('grove CLI (real Claude CLI)', function () {
     const [after] = await status();
     assert.equal(after!.state, 'stopped');
     assert.equal(after!.error, undefined);
+  });
+
+  it('src/cli never imports vscode (it is a plain Node program)', () => {
+    const root = path.join(repoRoot(), 'src', 'cli');
+    const files = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.length > 5);
+    const offenders = files.filter((f) => /from\s+['"](vscode|(\.\.\/)+vscode\/)|require\(\s*['"]vscode['"]/.test(fs.readFileSync(path.join(root, f), 'utf8')));
+    assert.deepEqual(offenders, []);
   });
 
   it('usage errors exit 2; terminal mode is refused with a reason', async () => {

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDemoModel, type DemoModel } from '../support/demoModel';
+// @ts-expect-error plain ESM helper
+import { makeDemoRepo } from '../support/demoRepo.mjs';
+import { openWorkbench, Workbench } from '../support/workbench';
+
+const TASKS = ['Add a farewell function', 'Document the API', 'Add a license file'];
+
+describe('UI: dispatch a plan, watch the agents finish, review and merge one', function () {
+  let wb: Workbench;
+  let repo: string;
+  let model: DemoModel;
+
+  before(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-plan-'));
+    repo = makeDemoRepo(dir);
+    model = await startDemoModel();
+    wb = await openWorkbench(repo, {
+      env: { GROVE_DEMO_MODEL: '1' },
+      settings: {
+        'grove.agentEnv': model.agentEnv(path.join(dir, 'claude-state'), repo),
+        'grove.claudePath': model.claudePath,
+        'grove.maxConcurrent': 2,
+        'grove.notifications': 'off',
+        'grove.mergeStrategy': 'squash',
+        'grove.cleanupAfterMerge': 'always',
+      },
+    });
+    await wb.openGrove();
+  });
+
+  after(async () => {
+    await wb?.close();
+    await model?.close();
+  });
+
+  it('dispatches plan.md from the command palette and shows every agent done', async () => {
+    await wb.page.keyboard.press('Control+P');
+    await wb.typeInQuickInput('plan.md', false);
+    await wb.quickPickSelect('plan.md');
+    await wb.page.locator('.tab', { hasText: 'plan.md' }).first().waitFor({ state: 'visible' });
+    await wb.runCommand('Grove: Dispatch Plan…');
+    for (const t of TASKS) await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: t }).first().waitFor({ state: 'visible' });
+    await wb.page.keyboard.press('Enter');
+    for (const t of TASKS) {
+      await wb.page.locator('.monaco-list-row', { hasText: t }).filter({ hasText: /done/ }).first().waitFor({ state: 'visible', timeout: 120_000 });
+    }
+    // The demo model is labelled as such, in the view's title and the status bar.
+    await wb.page.locator('.sidebar .composite.title', { hasText: /demo model/i }).first().waitFor({ state: 'visible' });
+    await wb.page.locator('.statusbar-item', { hasText: 'Grove (demo model): 3 done' }).first().waitFor({ state: 'visible' });
+    await wb.screenshot('plan-done');
+    const branches = execFileSync('git', ['branch', '--list', 'grove/*'], { cwd: repo, encoding: 'utf8' });
+    for (const slug of ['add-a-farewell-function', 'document-the-api', 'add-a-license-file']) assert.match(branches, new RegExp(`grove/${slug}`));
+  });
+
+  it('reviews an agent\'s changes in the multi-diff editor', async () => {
+    await wb.contextMenu(TASKS[0], 'Review Changes');
+    const tab = wb.page.locator('.tab', { hasText: TASKS[0] }).first();
+    await tab.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.page.locator('.multiDiffEditor, .multi-diff-editor, .monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match(await tab.innerText(), /1 file/);
+    await wb.screenshot('review');
+  });
+
+  it('merges it into main after committing the agent\'s work, and archives it', async () => {
+    await wb.contextMenu(TASKS[0], 'Merge into Base…');
+    await wb.dialogButton('Commit Agent\'s Work');
+    await wb.page.locator('.monaco-list-row', { hasText: 'Archived' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    const log = execFileSync('git', ['log', '-1', '--format=%s', 'main'], { cwd: repo, encoding: 'utf8' });
+    assert.match(log, /Add a farewell function/);
+    assert.ok(fs.existsSync(path.join(repo, 'NOTES-add-a-farewell-function.md')), 'the agent\'s file is not in the user\'s checkout');
+    await wb.page.locator('.monaco-list-row', { hasText: 'Archived' }).first().click();
+    await wb.page.locator('.monaco-list-row', { hasText: TASKS[0] }).filter({ hasText: /merged into main/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.screenshot('merged');
+  });
+});

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+// @ts-expect-error plain ESM helper
+import { makeDemoRepo } from '../support/demoRepo.mjs';
+import { openWorkbench, Workbench } from '../support/workbench';
+
+describe('UI: a worktree created from the Agents view and removed again', function () {
+  let wb: Workbench;
+  let repo: string;
+
+  before(async () => {
+    repo = makeDemoRepo(fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-wt-')));
+    wb = await openWorkbench(repo, { settings: { 'grove.notifications': 'off' } });
+    await wb.openGrove();
+  });
+
+  after(async () => wb?.close());
+
+  it('creates it with the New Worktree button and shows it in the tree', async () => {
+    await wb.page.locator('.pane-header[aria-label^="Agents"], .sidebar .composite.title').first().hover();
+    await wb.page.getByRole('button', { name: 'New Worktree…' }).first().click();
+    await wb.typeInQuickInput('Try the UI');
+    await wb.quickPickSelect('main');
+    const row = await wb.treeItem(/grove\/try-the-ui/);
+    assert.ok(await row.isVisible());
+    const branches = execFileSync('git', ['branch', '--list', 'grove/*'], { cwd: repo, encoding: 'utf8' });
+    assert.match(branches, /grove\/try-the-ui/);
+    await wb.screenshot('worktree-created');
+  });
+
+  it('removes it from the context menu after a confirmation', async () => {
+    await wb.contextMenu(/grove\/try-the-ui/, 'Remove Worktree…');
+    await wb.dialogButton('Remove');
+    await wb.page.getByRole('treeitem', { name: /grove\/try-the-ui/ }).first().waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(fs.existsSync(path.join(`${repo}.worktrees`, 'try-the-ui')), false);
+    await wb.screenshot('worktree-removed');
+  });
+});

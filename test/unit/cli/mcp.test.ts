@@ -1,0 +1,135 @@
+// `grove mcp` spoken to as an MCP client would: newline-delimited JSON-RPC 2.0 over the stdio of the BUILT
+// dist/cli.js, with the real Claude Code CLI behind it against the scripted model.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
+import { git, gitTestEnv, useTempRepos } from '../../support/repo';
+import { ScriptedModel, text, write } from '../../support/scriptedModel';
+
+const CLI = path.join(repoRoot(), 'dist', 'cli.js');
+
+class McpClient {
+  private next = 1;
+  private readonly waiting = new Map<number, (msg: any) => void>();
+  readonly stray: any[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line); // every stdout line must be JSON-RPC
+      const resolve = this.waiting.get(msg.id);
+      if (resolve) {
+        this.waiting.delete(msg.id);
+        resolve(msg);
+      } else this.stray.push(msg);
+    });
+    child.stderr!.on('data', (d) => (this.stderr += d));
+    this.exited = new Promise((r) => child.on('close', (code) => r(code)));
+  }
+
+  request(method: string, params?: unknown): Promise<any> {
+    const id = this.next++;
+    const p = new Promise<any>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer to ${method} (stderr: ${this.stderr})`)), 30_000);
+      this.waiting.set(id, (m) => (clearTimeout(t), resolve(m)));
+    });
+    this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) })}\n`);
+    return p;
+  }
+
+  notify(method: string, params?: unknown): void {
+    this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method, ...(params !== undefined ? { params } : {}) })}\n`);
+  }
+
+  async call(name: string, args: Record<string, unknown>): Promise<{ isError: boolean; data: any; text: string }> {
+    const r = await this.request('tools/call', { name, arguments: args });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const t = r.result.content[0].text as string;
+    return { isError: r.result.isError, data: r.result.isError ? undefined : r.result.structuredContent, text: t };
+  }
+}
+
+describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let model: ScriptedModel;
+  let child: ChildProcess | undefined;
+
+  afterEach(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    child = undefined;
+    await model?.close();
+  });
+
+  it('initializes, lists the tools with their schemas, and drives a dispatched task to done', async () => {
+    model = await ScriptedModel.start({ rule: (req) => (req.isToolResult ? text('Delta written.') : write('delta.txt', 'delta\n')) });
+    const repo = repos.create();
+    const env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
+    child = spawn(process.execPath, [CLI, 'mcp', '--repo', repo, '--claude-path', claudeBin()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const mcp = new McpClient(child);
+
+    const init = await mcp.request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } });
+    assert.equal(init.result.protocolVersion, '2025-06-18');
+    assert.deepEqual(init.result.capabilities, { tools: { listChanged: false } });
+    assert.equal(init.result.serverInfo.name, 'grove');
+    mcp.notify('notifications/initialized');
+    assert.deepEqual((await mcp.request('ping')).result, {});
+    assert.equal((await mcp.request('no/such')).error.code, -32601);
+
+    const { result } = await mcp.request('tools/list');
+    const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']);
+    for (const t of result.tools) {
+      assert.equal(t.inputSchema.type, 'object', t.name);
+      assert.ok(t.description.length > 20, t.name);
+    }
+    assert.deepEqual(tools.grove_dispatch.inputSchema.properties.tasks.items.required, ['title', 'prompt']);
+    assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
+    assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
+    assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
+    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
+
+    const empty = await mcp.call('grove_status', {});
+    assert.equal(empty.isError, false);
+    assert.deepEqual(empty.data, { instances: [] });
+
+    const dispatched = await mcp.call('grove_dispatch', { tasks: [{ title: 'Delta', prompt: 'Create delta.txt' }] });
+    assert.equal(dispatched.isError, false, dispatched.text);
+    const [inst] = dispatched.data.instances;
+    assert.equal(inst.title, 'Delta');
+    assert.ok(['queued', 'provisioning', 'starting'].includes(inst.state), inst.state);
+
+    let now: any;
+    for (let i = 0; i < 150; i++) {
+      now = (await mcp.call('grove_status', { id: inst.id })).data.instances[0];
+      if (now.state === 'done' || now.state === 'failed') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(now.state, 'done', JSON.stringify(now));
+    assert.equal(now.result, 'Delta written.');
+    assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
+
+    const rev = await mcp.call('grove_review', { id: 'Delta' });
+    assert.deepEqual(rev.data.files.map((f: any) => [f.path, f.untracked]), [['delta.txt', true]]);
+    assert.match(rev.data.patch, /\+delta/);
+
+    const refused = await mcp.call('grove_merge', { id: inst.id });
+    assert.equal(refused.isError, true);
+    assert.match(refused.text, /not committed/);
+    const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
+    assert.equal(merged.isError, false, merged.text);
+    assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
+
+    const bad = await mcp.call('grove_follow_up', { id: inst.id });
+    assert.equal(bad.isError, true);
+    assert.match(bad.text, /missing required argument\(s\): prompt/);
+
+    child.stdin!.end();
+    assert.equal(await mcp.exited, 0);
+    assert.deepEqual(mcp.stray, []);
+  });
+});
