@@ -85,6 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const ready = repos.discover().then(async () => {
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
     await fleet.recover(roots);
+    await agents.reattachTerminals(fleet);
     status.update(fleet.instances());
     await vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
     await vscode.commands.executeCommand('setContext', 'grove.ready', true);

@@ -37,8 +37,20 @@ export class CliAgents extends Disposable implements AgentPort {
     logger: Logger,
   ) {
     super();
+    // Worktree locks are taken while an agent runs and released asynchronously after its exit: counted, so
+    // that a short-lived CLI can wait for the release before exiting (else the worktree would stay locked).
+    const locks = {
+      lock: async (p: string, reason: string) => {
+        await worktrees.lock(p, reason);
+        this.held++;
+      },
+      unlock: (p: string) => worktrees.unlock(p).finally(() => {
+        this.held--;
+        if (this.held <= 0) for (const w of this.unlockWaiters.splice(0)) w();
+      }),
+    };
     this.background = this._register(new BackgroundAgents({
-      locks: worktrees,
+      locks,
       settings: () => ({ env: { ...process.env }, claudePath: settings.claudePath, maxBudgetUsd: settings.maxBudgetUsd, maxTurns: settings.maxTurns }),
       logPath: (instance) => instanceLogPath(commonDir, instance.id),
       logger,
@@ -53,6 +65,18 @@ export class CliAgents extends Disposable implements AgentPort {
       }
       this._onDidAnswerPermission.fire({ instance, summary, decision });
     }));
+  }
+
+  private held = 0;
+  private readonly unlockWaiters: (() => void)[] = [];
+
+  /** Resolves once every worktree lock taken for an agent was released (or after `timeoutMs`). */
+  whenUnlocked(timeoutMs = 5000): Promise<void> {
+    if (this.held <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.unlockWaiters.push(() => (clearTimeout(t), resolve()));
+    });
   }
 
   /** Call before a follow-up or resume this process drives. */

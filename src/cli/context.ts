@@ -115,6 +115,7 @@ export class Grove extends Disposable {
   readonly driven = new Set<string>();
 
   async close(): Promise<void> {
+    await this.agents.whenUnlocked();
     await this.fleet.flush();
     this.dispose();
   }

@@ -137,7 +137,7 @@ L(`Target: Grove / raw ≤ 1.2. In run 1 alone the ratios were ${ratio(r1.a.grov
 L();
 L('## Extension activation');
 L();
-L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 Grove worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);
+L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);
 L();
 L('| step | median | min | max |');
 L('|---|---|---|---|');

@@ -50,6 +50,17 @@ const groveRunner = await esbuild.build({
   entryPoints: ['src/core/agents/backgroundAgents.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, write: false, logLevel: 'silent',
 });
 const groveRunnerBytes = groveRunner.outputFiles[0].contents.length;
+const groveOwn = await esbuild.build({
+  entryPoints: ['src/core/agents/backgroundAgents.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true, write: false, metafile: true, logLevel: 'silent',
+});
+const groveOwnBytes = Object.entries(Object.values(groveOwn.metafile.outputs)[0].inputs).filter(([f]) => !f.includes('node_modules')).reduce((a, [, i]) => a + i.bytesInOutput, 0);
+// Start-up time of the node process each hook event spawns (Grove's hook script), to read hook timestamps against.
+const nodeStarts = [];
+for (let i = 0; i < 5; i++) {
+  const t = Date.now();
+  execFileSync(process.execPath, ['-e', '0']);
+  nodeStarts.push(Date.now() - t);
+}
 const cliBytes = duBytes(path.join('node_modules', '@anthropic-ai', 'claude-code'));
 
 // ---- run the measurements ----------------------------------------------------------------------------------------
@@ -89,6 +100,7 @@ const MODES = {
   d: '(d) interactive TUI in tmux + hooks (Grove terminal)',
   e: '(e) `claude --bg` session (default settings)',
   e2: '(e′) `claude --bg` with `worktree.bgIsolation: "none"`',
+  e3: '(e″) `claude --bg` started in a linked worktree (default settings)',
 };
 const L = [];
 const w = (s = '') => L.push(s);
@@ -99,13 +111,13 @@ w(`Measured by \`npm run bench:strategy\` (test/bench/strategy.mjs + test/bench/
 w();
 w('## Method');
 w();
-w('Every mode runs the same scripted task with the real CLI against the scripted Messages-API server (test/support/scriptedModel.ts) on 127.0.0.1: turn 1 "Create result.txt…" → the model calls `Write(result.txt)` → "Done"; then a follow-up turn answered with text. Each run has its own temp folder: a one-commit git repository as the cwd, and `CLAUDE_CONFIG_DIR` / `CLAUDE_CODE_TMPDIR` inside it (test/support/claudeEnv.ts); `~/.claude` is never used. One unmeasured warm-up run loads the ~200 MB binary into the page cache first.');
+w(`Every mode runs the same scripted task with the real CLI against the scripted Messages-API server (test/support/scriptedModel.ts) on 127.0.0.1: turn 1 "Create result.txt…" → the model calls \`Write(result.txt)\` → "Done"; then a follow-up turn answered with text. Each run has its own temp folder: a one-commit git repository as the cwd, and \`CLAUDE_CONFIG_DIR\` / \`CLAUDE_CODE_TMPDIR\` inside it (test/support/claudeEnv.ts); \`~/.claude\` is never used. One unmeasured warm-up run loads the CLI's ${mb(fs.statSync(path.join('node_modules', '@anthropic-ai', 'claude-code', 'bin', 'claude.exe')).size)} native binary into the page cache first.`);
 w();
 w('- **start**: spawn (or the `query()` call, or `tmux new-session`, or `claude --bg`) → `system/init` on stdout; for (d)/(e), which have no stdout protocol, → the `SessionStart` hook event.');
 w('- **first model output**: → the first `assistant` message; for (d)/(e) the `PreToolUse` hook of the scripted Write.');
 w('- **turn 1**: → `result` (a–c) or the `Stop` hook (d, e). **follow-up**: sending the follow-up → its `result`/`Stop`: for (a) and (c) that includes spawning a new CLI with `--resume`; for (b) it is a line on the live process\'s stdin; for (d) keystrokes into the live TUI (`tmux send-keys`).');
 w('- **memory**: RSS summed over the process tree (`/proc/<pid>/status` VmRSS, sampled every 100 ms; shared pages count once per process, so sums overstate a little). "peak" is during turn 1; "idle" is 1 s after turn 1 ended, i.e. what an instance that waits for the user costs. For (c) the tree is the SDK host\'s child processes (the host itself excluded); for (e) it is the whole `claude daemon` tree.');
-w('- Hook timestamps (d, e) come from Grove\'s own hook script (src/core/agents/hookSettings.ts: one `node` process per hook event), so they include that script\'s start (~40–80 ms here).');
+w(`- Hook timestamps (d, e) come from Grove's own hook script (src/core/agents/hookSettings.ts: one \`node\` process per hook event), so they include that script\'s start: \`node -e 0\` took ${fmt(median(nodeStarts))} here (median of 5).`);
 w();
 w('## Measured');
 w();
@@ -119,6 +131,7 @@ for (const k of Object.keys(MODES)) {
 w();
 const aExit = med('a', 'exitMs');
 w(`Per-turn process exit (a): ${fmt(aExit)} after spawn (median). In (a)–(c) the first stdout line *is* \`system/init\`, so "time to first event" equals "start". ${R.sdkImport ? `Importing the SDK module in the host: ${fmt(R.sdkImport.ms)}, +${R.sdkImport.rssDeltaMb.toFixed(0)} MB RSS in the host process.` : ''}`);
+w('Follow-up of (e) is not measured: the session process stays alive after its turn, `claude --bg --resume <id>` starts a *copy* of a session that is still running, and typing into it needs `claude attach <id>` on a TTY.');
 const errs = Object.entries(R.results).flatMap(([k, v]) => v.errors.map((e) => `${k}: ${e}`));
 if (errs.length) w(`Failed runs: ${errs.join('; ')}.`);
 const notes = Object.entries(R.results).flatMap(([k, v]) => v.runs.filter((r) => r.note && k.startsWith('e')).map((r) => r.note)).slice(0, 2);
@@ -129,7 +142,7 @@ w();
 w('| | size on disk | packages | added to Grove\'s bundle |');
 w('|---|---|---|---|');
 w(`| Claude Code CLI (\`@anthropic-ai/claude-code@2.1.332\`, the user's own install; a devDependency here for tests) | ${mb(cliBytes)} | 1 (+1 platform binary package) | 0 — spawned, never bundled |`);
-w(`| Grove's own driver (src/core/agents/backgroundAgents.ts + runner + parser + process supervisor, minified) | — | 0 | ${(groveRunnerBytes / 1024).toFixed(1)} KiB (already in the bundle) |`);
+w(`| Grove's own driver (src/core/agents/backgroundAgents.ts + runner + parser + process supervisor, minified) | — | 0 new (uses execa, already a dependency) | ${(groveOwnBytes / 1024).toFixed(1)} KiB own code (${(groveRunnerBytes / 1024).toFixed(0)} KiB with execa and its dependencies), already in the bundle |`);
 w(`| Agent SDK \`@anthropic-ai/claude-agent-sdk@${SDK_VERSION}\` | ${mb(sdkBytes)} (of which the platform binary ${mb(sdkBinaryBytes)}) | ${sdkPackages} | ${(sdkBundleBytes / 1024).toFixed(0)} KiB minified for \`query\` alone, plus its own ~${mb(sdkBinaryBytes)} CLI copy unless \`pathToClaudeCodeExecutable\` is set |`);
 w();
 w(`SDK install: ${sdkInstall.cached ? `already in the cache at \`${sdkDir.replace(os.homedir(), '~')}\`` : `${(sdkInstall.ms / 1000).toFixed(0)} s from the npm cache into \`${sdkDir.replace(os.homedir(), '~')}\``}. It is ESM-only (\`"type": "module"\`, \`sdk.mjs\`): Grove's CommonJS extension bundle could only load it with a dynamic \`import()\`.`);
@@ -140,6 +153,7 @@ w('- **Works offline** against the scripted server with `ANTHROPIC_API_KEY` (no 
 w('- **Trust is required**: in a folder whose trust was never accepted it refuses with "Workspace not trusted. Run `claude` in <dir> once and accept the trust prompt, then retry." (exit 1). Seeding `projects[<repo root>].hasTrustDialogAccepted` (as for the TUI) is enough.');
 w(`- **\`--settings\` is honoured**: Grove's hook settings passed to \`claude --bg\` fired ${(bg.hookEvents ?? []).map((e) => `\`${e}\``).join(', ') || 'no hook'} in the background session (first run), so Grove could track such a session with the same hook machinery as terminal mode.`);
 if (bg.toolError) w(`- **It refuses edits in the shared checkout by default**: the scripted \`Write\` failed with: "${bg.toolError.replace(/\\"/g, '"').replace(/\s+/g, ' ').trim()}…". So a \`--bg\` session wants to create and enter *its own* worktree (the \`EnterWorktree\` tool); in a worktree Grove made, run with \`worktree.bgIsolation: "none"\` (row e′) — or, per the message, a path inside a linked worktree is accepted.`);
+if (R.results.e3) w(`- **Started inside a linked worktree** (row e″, cwd = a worktree made with \`git worktree add -b\`, as Grove makes them), with default settings the Write ${runsOf('e3').some((r) => r.wroteFile) ? 'succeeded' : 'was refused as well'}${bg.linkedWorktreeToolError ? `: "${bg.linkedWorktreeToolError.replace(/\\"/g, '"').replace(/\s+/g, ' ').trim()}…"` : ''}.`);
 w(`- **Cost**: the supervisor, a pty host per session and spare sessions: the whole daemon tree is the largest of all modes (table), and stays resident while any session lives.`);
 w(`- **\`claude agents --json\`** works offline and without a terminal; it took ${fmt(bg.agentsJsonMs)} here and lists *active* sessions (interactive and background; \`--all\` adds completed background ones). What it returned in the first run:`);
 w();
@@ -167,7 +181,7 @@ w();
 const aStart = med('a', 'startMs'), bFollow = med('b', 'followUpMs'), aFollow = med('a', 'followUpMs'), bIdle = med('b', 'idleRssMb'), dIdle = med('d', 'idleRssMb');
 const cStart = med('c', 'startMs');
 w(`- **Background mode: (a), unchanged** — \`claude -p --input-format stream-json --output-format stream-json --verbose --permission-prompt-tool stdio\`, one process per turn, \`--session-id\` then \`--resume\`. Start ${fmt(aStart)}; a follow-up costs ${fmt(aFollow)} instead of ${fmt(bFollow)} with (b), but an instance waiting for the user costs 0 MB instead of ${fmt(bIdle, ' MB')} — 20 finished instances would pin ~${bIdle ? ((20 * bIdle) / 1024).toFixed(1) : '?'} GB with (b). The extra latency disappears next to a real model turn (seconds to minutes), "finished" means "no process", and a window reload loses nothing but a session id that is already on disk. Stdin stays open during the turn because the stdio permission protocol needs it.`);
-w(`- **Not the Agent SDK (c)** — it speaks the same stream-json to the same binary (start ${fmt(cStart)} vs ${fmt(aStart)}, the same memory, the same tool set), so it adds no capability Grove lacks, while it would add ${mb(sdkBytes)} / ${sdkPackages} packages (or ${(sdkBundleBytes / 1024).toFixed(0)} KiB of bundled JS plus a ${mb(sdkBinaryBytes)} binary to ship or to point away from), ESM-only loading, and version coupling between the SDK and the user's CLI. Grove's own driver is ${(groveRunnerBytes / 1024).toFixed(1)} KiB. Revisit if the stream-json protocol stops being stable for non-SDK hosts.`);
+w(`- **Not the Agent SDK (c)** — it speaks the same stream-json to the same binary (start ${fmt(cStart)} vs ${fmt(aStart)}, the same memory, the same tool set), so it adds no capability Grove lacks, while it would add ${mb(sdkBytes)} / ${sdkPackages} packages (or ${(sdkBundleBytes / 1024).toFixed(0)} KiB of bundled JS plus a ${mb(sdkBinaryBytes)} binary to ship or to point away from), ESM-only loading, and version coupling between the SDK and the user's CLI. Grove's own driver is ${(groveOwnBytes / 1024).toFixed(1)} KiB of its own code. Revisit if the stream-json protocol stops being stable for non-SDK hosts.`);
 w(`- **Terminal mode: (d), unchanged** — the real TUI in a VS Code terminal with Grove's hook settings (\`--settings\`), the config seeded so nothing blocks, trust carried to the worktree. Start → \`SessionStart\` ${fmt(med('d', 'startMs'))}; status comes from hooks, never from the screen; it idles at ~${fmt(dIdle, ' MB')} per session, which the user chose by wanting a live terminal.`);
 w(`- **Long-lived stream-json (b)**: not used as the default; its only gain is the follow-up latency. It remains the right tool for a short burst of quick follow-ups, if Grove ever needs that.`);
 w(`- **Claude Code's own \`--bg\` / \`claude agents\` (e)**: not a driver for Grove — it has no worktree-per-task dispatch of Grove's kind (its sessions refuse edits until they enter their own worktree), no review or merge, a ${fmt(med('e', 'peakRssMb'), ' MB')} daemon tree, sockets outside \`CLAUDE_CODE_TMPDIR\` and undocumented state files. Worth showing read-only: \`claude agents --json\` works offline and gives \`cwd\` + \`sessionId\`, so Grove can list the user's own background sessions under the matching worktree (with "Attach in Terminal" = \`claude attach <id>\`). Left to the lead: whether to poll it (a CLI start per refresh) or only on demand.`);

@@ -336,9 +336,15 @@ async function tui(sb: Sandbox): Promise<Run> {
 
 // ---- (e) Claude Code's own --bg sessions and `claude agents --json` ----------------------------------------------
 
-interface BgExtra { hookEvents?: string[]; agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
+interface BgExtra { linkedWorktreeToolError?: string; hookEvents?: string[]; agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
 
-async function bg(sb: Sandbox, extra: BgExtra, isolation = false): Promise<Run> {
+async function bg(sb: Sandbox, extra: BgExtra, isolation = false, linkedWorktree = false): Promise<Run> {
+  if (linkedWorktree) {
+    // Run the session in a linked worktree, as Grove would (made like Grove's: `git worktree add -b`).
+    const wt = path.join(sb.root, 'wt');
+    execFileSync('git', ['worktree', 'add', '-q', '-b', 'grove/bench', wt, 'main'], { cwd: sb.repo, stdio: 'pipe' });
+    sb = { ...sb, repo: wt };
+  }
   seedInteractiveConfig(sb.configDir, [sb.repo]);
   const hooks = writeHookSettings({ dir: path.join(sb.root, 'hooks') });
   if (isolation) {
@@ -381,6 +387,7 @@ async function bg(sb: Sandbox, extra: BgExtra, isolation = false): Promise<Run> 
     const transcript = findTranscript(sb.configDir);
     const toolError = transcript ? /<tool_use_error>([^<]{0,700})/.exec(fs.readFileSync(transcript, 'utf8'))?.[1] : undefined;
     if (toolError) extra.toolError ??= toolError;
+    if (linkedWorktree) extra.linkedWorktreeToolError ??= toolError ?? '';
     return {
       startMs: start !== undefined ? start - t0 : undefined, firstEventMs: start !== undefined ? start - t0 : undefined,
       firstAssistantMs: first !== undefined ? first - t0 : undefined, turnMs: stop !== undefined ? stop - t0 : undefined,
@@ -426,7 +433,7 @@ async function main(): Promise<void> {
     rule: (req) => (req.isToolResult ? text('Done: result.txt is written.') : /Follow-up/.test(req.lastUserText) ? text('I created result.txt.') : write('result.txt', 'hello\n')),
   });
   const modes: Array<[string, (sb: Sandbox, extra: any) => Promise<Run>]> = [
-    ['a', perTurn], ['b', longLived], ...(sdkEntry ? [['c', agentSdk] as [string, (sb: Sandbox) => Promise<Run>]] : []), ['d', tui], ['e', bg], ['e2', (sb, x) => bg(sb, x, true)],
+    ['a', perTurn], ['b', longLived], ...(sdkEntry ? [['c', agentSdk] as [string, (sb: Sandbox) => Promise<Run>]] : []), ['d', tui], ['e', bg], ['e2', (sb, x) => bg(sb, x, true)], ['e3', (sb, x) => bg(sb, x, false, true)],
   ];
   const only = process.env.STRATEGY_MODES?.split(',');
   const results: Record<string, { runs: Run[]; errors: string[] }> = {};

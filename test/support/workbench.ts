@@ -53,13 +53,24 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       return item;
     },
     async contextMenu(rowName, command) {
-      const row = await wb.treeItem(rowName);
-      await row.click({ button: 'right' });
-      const entry = page.locator('.context-view .action-menu-item', { hasText: command }).first();
-      await entry.waitFor({ state: 'visible', timeout: 15_000 });
-      // Menus act on mouse-up after a hover, like a person's click; a synthetic click alone can land too early.
-      await entry.hover();
-      await page.keyboard.press('Enter');
+      // The tree re-renders as agents report progress; a menu opened on a row that was just replaced closes at
+      // once. Retry like a person would.
+      for (let attempt = 1; ; attempt++) {
+        const row = await wb.treeItem(rowName);
+        await row.click({ button: 'right' });
+        const entry = page.locator('.context-view .action-menu-item', { hasText: command }).first();
+        try {
+          await entry.waitFor({ state: 'visible', timeout: 5_000 });
+          // Menus act on mouse-up after a hover, like a person's click; a synthetic click alone can land too early.
+          await entry.hover();
+          await page.keyboard.press('Enter');
+          await entry.waitFor({ state: 'detached', timeout: 5_000 });
+          return;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          await page.keyboard.press('Escape');
+        }
+      }
     },
     async quickPickSelect(label) {
       const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: label }).first();

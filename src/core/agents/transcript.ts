@@ -64,6 +64,9 @@ export function renderTranscript(raw: string): string {
         if (ev.stopped) out.push('■ Stopped by you');
         else if (ev.code !== 0) out.push(`■ Process ended (${ev.signal ? `signal ${ev.signal}` : `exit code ${ev.code}`})`);
         break;
+      case 'grove_setup':
+        if (String(ev.text ?? '').trim()) out.push(indent(String(ev.text).trimEnd(), '  setup │ '));
+        break;
       case 'grove_note':
         out.push(`· ${ev.text}`);
         break;

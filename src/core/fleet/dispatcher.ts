@@ -31,6 +31,8 @@ import { createSnapshot, Instance, isActive, isFinished } from './instance';
 
 export interface WorktreeRequest {
   repoRoot: string;
+  /** The instance the worktree is for (its setup output belongs in that instance's log); set by the dispatcher. */
+  instanceId?: string;
   /** The task title; the port derives the branch and folder names from it (it may be long or contain any character). */
   title: string;
   /** Ref to base the new branch on; undefined = the port's default (e.g. the current branch). */
@@ -263,6 +265,20 @@ export class Dispatcher extends Disposable {
   }
 
   /**
+   * Re-attaches a live agent that outlived the process that started it (a terminal that survived a window
+   * reload): its events flow into the instance again and Stop/Follow Up reach it.
+   * @throws Error if the instance is unknown or already driven by this process.
+   */
+  attach(id: string, connect: (onEvent: (event: AgentEvent) => void) => AgentHandle): void {
+    const inst = this.require(id);
+    if (this.runs.has(id)) throw new Error(`Grove: "${inst.title}" is already attached`);
+    const run: AgentRun = { exited: false };
+    this.runs.set(id, run);
+    run.handle = connect((e) => this.onAgentEvent(inst, run, e));
+    if (run.exited && this.runs.get(id) === run) this.runs.delete(id);
+  }
+
+  /**
    * Stops an instance: a queued one is not started, a provisioning one is rolled back, a live agent is ended.
    * Resolves when it is `stopped` (or already finished).
    */
@@ -465,7 +481,7 @@ export class Dispatcher extends Disposable {
       const s = inst.snapshot;
       let wt: ProvisionedWorktree;
       try {
-        wt = await this.ports.worktrees.create({ repoRoot: s.repoRoot, title: s.title, baseRef: s.baseRef || undefined, signal: controller.signal });
+        wt = await this.ports.worktrees.create({ repoRoot: s.repoRoot, instanceId: s.id, title: s.title, baseRef: s.baseRef || undefined, signal: controller.signal });
       } catch (err) {
         if (controller.signal.aborted) {
           inst.transition('stopped', { pid: undefined, error: 'cancelled during provisioning; the worktree was rolled back' });

@@ -6,11 +6,11 @@
  * changes other windows write are mirrored in for instances this process does not drive.
  */
 import fs from 'node:fs';
-import type { AgentMode, InstanceSnapshot, MergeRecord } from '../model';
+import type { AgentEvent, AgentMode, InstanceSnapshot, MergeRecord } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
-import { Dispatcher, type DispatcherOptions, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './dispatcher';
+import { Dispatcher, type AgentHandle, type DispatcherOptions, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './dispatcher';
 import { isActive, type Instance } from './instance';
 import { InstanceRegistry, isProcessAlive, type RegistryCorruption, type RegistryOptions } from './registry';
 
@@ -114,6 +114,11 @@ export class Fleet extends Disposable {
     if (!inst) throw new Error(`Grove: no instance ${id}`);
     if (isActive(inst.state)) throw new Error(`Grove: stop "${inst.title}" before switching it to ${mode} mode`);
     if (inst.snapshot.mode !== mode) inst.update({ mode });
+  }
+
+  /** See {@link Dispatcher.attach}. */
+  attach(id: string, connect: (onEvent: (event: AgentEvent) => void) => AgentHandle): void {
+    this.dispatcher.attach(id, connect);
   }
 
   /** Records that an instance's branch was merged (and whether its worktree is gone): kept, persisted, shown as archived. */

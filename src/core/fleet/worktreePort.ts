@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { WorktreeManager } from '../git/worktreeManager';
-import type { ProvisionedWorktree, WorktreePort } from './dispatcher';
+import type { ProvisionedWorktree, WorktreePort, WorktreeRequest } from './dispatcher';
 
 export interface ProvisionSettings {
   branchPrefix?: string;
@@ -15,7 +17,7 @@ export interface ProvisionSettings {
 export function worktreePort(
   worktrees: WorktreeManager,
   settings: (repoRoot: string) => ProvisionSettings,
-  hooks: { onOutput?(title: string, chunk: string): void; onCreated?(repoRoot: string): void } = {},
+  hooks: { onOutput?(title: string, chunk: string, request: WorktreeRequest): void; onCreated?(repoRoot: string): void } = {},
 ): WorktreePort {
   return {
     async create(req): Promise<ProvisionedWorktree> {
@@ -29,7 +31,7 @@ export function worktreePort(
         copyFiles: s.copyFiles,
         setupCommand: s.setupCommand,
         signal: req.signal,
-        onOutput: (chunk) => hooks.onOutput?.(req.title, chunk),
+        onOutput: (chunk) => hooks.onOutput?.(req.title, chunk, req),
       });
       hooks.onCreated?.(req.repoRoot);
       if (created.setupFailed) {
@@ -38,4 +40,17 @@ export function worktreePort(
       return { path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit };
     },
   };
+}
+
+/**
+ * Appends provisioning output (submodules, the setup command) to the instance's log as `grove_setup` lines, so
+ * "Show Log" of an instance whose setup failed shows why.
+ */
+export function appendSetupOutput(logPath: string, chunk: string): void {
+  try {
+    fs.mkdirSync(path.dirname(logPath), { recursive: true });
+    fs.appendFileSync(logPath, `${JSON.stringify({ type: 'grove_setup', text: chunk, ts: Date.now() })}\n`);
+  } catch {
+    // The log is a convenience; provisioning must not fail because of it.
+  }
 }

@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import { BackgroundAgents, lockWhileRunning } from '../../core/agents/backgroundAgents';
 import type { BackgroundRunner, PermissionDecision } from '../../core/agents/backgroundRunner';
 import type { AgentHandle, AgentPort, AgentStartOptions, WorktreePort } from '../../core/fleet/dispatcher';
-import { worktreePort } from '../../core/fleet/worktreePort';
+import { appendSetupOutput, worktreePort } from '../../core/fleet/worktreePort';
+import type { Fleet } from '../../core/fleet/fleet';
+import { isActive } from '../../core/fleet/instance';
 import type { WorktreeManager } from '../../core/git/worktreeManager';
 import type { AgentEvent, InstanceSnapshot, PermissionRequest } from '../../core/model';
 import { instanceLogPath } from '../../core/paths';
@@ -35,7 +37,7 @@ export class AgentRunners extends Disposable implements AgentPort {
         const cfg = groveConfig(vscode.Uri.file(instance.repoRoot));
         return { env: this.env(instance), claudePath: cfg.claudePath, maxBudgetUsd: cfg.maxBudgetUsd, maxTurns: cfg.maxTurns };
       },
-      logPath: (instance) => instanceLogPath(this.repos.find(instance.repoRoot)?.info.commonDir ?? path.join(instance.repoRoot, '.git'), instance.id),
+      logPath: (instance) => instanceLogPath(this.commonDir(instance.repoRoot), instance.id),
       logger: log,
     }));
     this._register(this.background.onDidRequestPermission(({ instance, runner, request }) => void this.askPermission(instance, runner, request)));
@@ -50,6 +52,29 @@ export class AgentRunners extends Disposable implements AgentPort {
       if (e.type === 'exit') unlock();
       onEvent(e);
     }, options, { env: this.env(instance), claudePath: cfg.claudePath, profiles: cfg.profiles });
+  }
+
+  private commonDir(repoRoot: string): string {
+    return this.repos.find(repoRoot)?.info.commonDir ?? path.join(repoRoot, '.git');
+  }
+
+  /**
+   * After a window reload: terminal agents whose terminal survived are attached again (their worktree stays
+   * locked until they end); the fleet's recovery already marked those whose process is gone as interrupted.
+   */
+  async reattachTerminals(fleet: Fleet): Promise<number> {
+    let attached = 0;
+    for (const inst of fleet.instances()) {
+      if (inst.mode !== 'terminal' || !isActive(inst.state)) continue;
+      const terminal = await this.terminals.findTerminal(inst);
+      if (!terminal) continue;
+      fleet.attach(inst.id, (onEvent) => this.terminals.reattach(inst, terminal, (e) => {
+        if (e.type === 'exit') void this.worktrees.unlock(inst.worktreePath).catch((err: Error) => this.log.warn(`unlock ${inst.worktreePath}: ${err.message}`));
+        onEvent(e);
+      }));
+      attached++;
+    }
+    return attached;
   }
 
   runner(instanceId: string): BackgroundRunner | undefined {
@@ -84,7 +109,10 @@ export class AgentRunners extends Disposable implements AgentPort {
   /** The WorktreePort with the user's settings; refuses in an untrusted workspace (setup commands run there). */
   worktreePort(): WorktreePort {
     const port = worktreePort(this.worktrees, (repoRoot) => groveConfig(vscode.Uri.file(repoRoot)), {
-      onOutput: (title, chunk) => this.log.info(`[setup ${title.slice(0, 40)}] ${chunk.trimEnd()}`),
+      onOutput: (title, chunk, req) => {
+        this.log.info(`[setup ${title.slice(0, 40)}] ${chunk.trimEnd()}`);
+        if (req.instanceId) appendSetupOutput(instanceLogPath(this.commonDir(req.repoRoot), req.instanceId), chunk);
+      },
       onCreated: (repoRoot) => void this.repos.refresh(this.repos.find(repoRoot)?.info.mainWorktree),
     });
     return {

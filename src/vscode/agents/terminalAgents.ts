@@ -30,10 +30,14 @@ export interface TerminalStartContext {
   profiles: AgentProfileSetting[];
 }
 
+/** Where a terminal agent's status comes from: Claude Code's hooks, or (other CLIs) the worktree's files. */
+type StatusSource = { kind: 'hooks'; statusPath: string; sessionId: string } | { kind: 'files' };
+
 /**
  * Terminal mode: one managed integrated terminal per instance, started with shellPath/shellArgs (never sendText of
  * a command line). Claude Code's status comes from hooks that append to a per-instance status file in the
  * extension's storage; other CLIs (profiles) report through their process and file activity in the worktree.
+ * A terminal that survives a window reload is re-attached (see {@link reattach}).
  */
 export class TerminalAgents extends Disposable {
   private readonly sessions = new Map<string, Session>();
@@ -44,7 +48,7 @@ export class TerminalAgents extends Disposable {
   ) {
     super();
     this._register(vscode.window.onDidCloseTerminal((t) => {
-      for (const s of this.sessions.values()) if (s.terminal === t) this.closed(s);
+      for (const s of this.sessions.values()) if (s.terminal === t) this.finish(s, s.stopping, t.exitStatus?.code);
     }));
     this._register({ dispose: () => { for (const s of this.sessions.values()) s.dispose(); } });
   }
@@ -60,6 +64,10 @@ export class TerminalAgents extends Disposable {
     return !!t;
   }
 
+  private hookDir(instanceId: string): string {
+    return path.join(this.context.globalStorageUri.fsPath, 'hooks', instanceId);
+  }
+
   start(instance: InstanceSnapshot, onEvent: (e: AgentEvent) => void, options: AgentStartOptions, ctx: TerminalStartContext): AgentHandle {
     this.sessions.get(instance.id)?.dispose();
     const { profiles, errors } = parseProfiles(ctx.profiles);
@@ -67,14 +75,11 @@ export class TerminalAgents extends Disposable {
     const profile = findProfile(profiles, instance.profile);
     if (!profile) throw new Error(`unknown agent profile "${instance.profile}" (define it in grove.agents)`);
     const name = `Grove: ${instance.title.length > 40 ? `${instance.title.slice(0, 39)}…` : instance.title}`;
-    const subs: vscode.Disposable[] = [];
-    let mapper: HookStatusMapper | undefined;
-    let startTailing = () => {};
     let terminalOptions: vscode.TerminalOptions;
+    let source: StatusSource;
 
     if (profile.builtin) {
-      const dir = path.join(this.context.globalStorageUri.fsPath, 'hooks', instance.id);
-      const files = writeHookSettings({ dir });
+      const files = writeHookSettings({ dir: this.hookDir(instance.id) });
       // A resumed session reuses the folder: start from an empty status file so old lines are not replayed.
       fs.writeFileSync(files.statusPath, '', { mode: 0o600 });
       const resume = options.resume && !!instance.sessionId;
@@ -97,43 +102,53 @@ export class TerminalAgents extends Disposable {
         iconPath: new vscode.ThemeIcon('hubot'),
         color: new vscode.ThemeColor('terminal.ansiGreen'),
       };
-      mapper = new HookStatusMapper(sessionId);
-      const tailer = new StatusFileTailer(files.statusPath);
-      subs.push(tailer, tailer.onDidLine((line) => {
-        for (const e of mapper!.mapLine(line)) {
-          if (e.type === 'exit') {
-            // SessionEnd: the session is over even if the terminal lingers; close() reports the exit once.
-            this.finish(session, e.stoppedByUser);
-            continue;
-          }
-          session.emit(e);
-        }
-      }));
-      startTailing = () => tailer.start();
+      source = { kind: 'hooks', statusPath: files.statusPath, sessionId };
       onEvent({ type: 'started', sessionId });
     } else {
-      const command = which(profile.command, ctx.env) ?? profile.command;
       terminalOptions = {
         name,
-        shellPath: command,
+        shellPath: which(profile.command, ctx.env) ?? profile.command,
         shellArgs: expandArgs(profile.args, { prompt: options.prompt, title: instance.title, cwd: instance.worktreePath }),
         cwd: instance.worktreePath,
         env: { ...stringEnv(ctx.env), GROVE_INSTANCE_ID: instance.id },
         iconPath: new vscode.ThemeIcon('terminal'),
       };
+      source = { kind: 'files' };
       onEvent({ type: 'started' });
-      // Activity of a CLI without hooks: files it changes in the worktree.
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(instance.worktreePath), '**/*'));
-      let timer: NodeJS.Timeout | undefined;
-      const touched = (uri: vscode.Uri) => {
-        if (/[\\/]\.git[\\/]/.test(uri.fsPath)) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => session.emit({ type: 'activity', text: `Changed ${path.relative(instance.worktreePath, uri.fsPath)}` }), 300);
-      };
-      subs.push(watcher, watcher.onDidChange(touched), watcher.onDidCreate(touched), { dispose: () => clearTimeout(timer) });
     }
 
     const terminal = vscode.window.createTerminal(terminalOptions);
+    const handle = this.connect(instance, terminal, source, onEvent);
+    terminal.show(true);
+    this.log.info(`terminal agent "${instance.title}": ${terminalOptions.shellPath} (${(terminalOptions.shellArgs as string[]).length} args) in ${instance.worktreePath}`);
+    return handle;
+  }
+
+  /**
+   * Finds the terminal of an active terminal-mode instance among the window's terminals (they survive a window
+   * reload) by its process id. {@link reattach} then reads its status file from the start, so the instance ends
+   * in the state the session is in now.
+   */
+  async findTerminal(instance: InstanceSnapshot): Promise<vscode.Terminal | undefined> {
+    if (instance.pid === undefined) return undefined;
+    for (const terminal of vscode.window.terminals) {
+      if ((await terminal.processId) === instance.pid) return terminal;
+    }
+    return undefined;
+  }
+
+  /** Connects to a terminal found by {@link findTerminal}. */
+  reattach(instance: InstanceSnapshot, terminal: vscode.Terminal, onEvent: (e: AgentEvent) => void): AgentHandle {
+    const statusPath = path.join(this.hookDir(instance.id), 'status.jsonl');
+    const source: StatusSource = instance.profile === 'claude' && instance.sessionId && fs.existsSync(statusPath)
+      ? { kind: 'hooks', statusPath, sessionId: instance.sessionId }
+      : { kind: 'files' };
+    this.log.info(`re-attached to the terminal of "${instance.title}" (pid ${instance.pid})`);
+    return this.connect(instance, terminal, source, onEvent);
+  }
+
+  private connect(instance: InstanceSnapshot, terminal: vscode.Terminal, source: StatusSource, onEvent: (e: AgentEvent) => void): AgentHandle {
+    const subs: vscode.Disposable[] = [];
     const session: Session = {
       instanceId: instance.id,
       terminal,
@@ -151,11 +166,31 @@ export class TerminalAgents extends Disposable {
       },
     };
     this.sessions.set(instance.id, session);
-    startTailing();
-    if (!profile.builtin) session.emit({ type: 'running' });
+
+    if (source.kind === 'hooks') {
+      const mapper = new HookStatusMapper(source.sessionId);
+      const tailer = new StatusFileTailer(source.statusPath);
+      subs.push(tailer, tailer.onDidLine((line) => {
+        for (const e of mapper.mapLine(line)) {
+          // SessionEnd: the session is over even if the terminal lingers; finish() reports the exit once.
+          if (e.type === 'exit') this.finish(session, e.stoppedByUser);
+          else session.emit(e);
+        }
+      }));
+      tailer.start();
+    } else {
+      session.emit({ type: 'running' });
+      // Activity of a CLI without hooks: files it changes in the worktree.
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(instance.worktreePath), '**/*'));
+      let timer: NodeJS.Timeout | undefined;
+      const touched = (uri: vscode.Uri) => {
+        if (/[\\/]\.git([\\/]|$)/.test(uri.fsPath)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => session.emit({ type: 'activity', text: `Changed ${path.relative(instance.worktreePath, uri.fsPath)}` }), 300);
+      };
+      subs.push(watcher, watcher.onDidChange(touched), watcher.onDidCreate(touched), { dispose: () => clearTimeout(timer) });
+    }
     void terminal.processId.then((pid) => pid && session.emit({ type: 'started', pid }));
-    terminal.show(true);
-    this.log.info(`terminal agent "${instance.title}": ${terminalOptions.shellPath} (${(terminalOptions.shellArgs as string[]).length} args) in ${instance.worktreePath}`);
 
     return {
       stop: async () => {
@@ -172,15 +207,8 @@ export class TerminalAgents extends Disposable {
         });
       },
       // Typing into the agent's own input (the TUI prompt), not into a shell.
-      followUp: (prompt) => {
-        terminal.sendText(prompt.replace(/\r?\n/g, ' '), true);
-      },
+      followUp: (prompt) => terminal.sendText(prompt.replace(/\r?\n/g, ' '), true),
     };
-  }
-
-  private closed(s: Session): void {
-    const code = s.terminal.exitStatus?.code;
-    this.finish(s, s.stopping, code);
   }
 
   /**

@@ -76,6 +76,7 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.equal(summary.ok, true);
     assert.deepEqual(summary.instances.map((i) => [i.title, i.state]), [['Alpha', 'done'], ['Beta', 'done'], ['Gamma', 'done']]);
     assert.equal(d.stderr, '', '--json keeps stderr quiet');
+    assert.doesNotMatch(git(repo, 'worktree', 'list', '--porcelain'), /locked/, 'worktree locks are released before the CLI exits');
 
     const listed = await status();
     assert.deepEqual(listed.map((i) => i.title).sort(), ['Alpha', 'Beta', 'Gamma']);
