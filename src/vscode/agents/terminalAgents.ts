@@ -21,6 +21,8 @@ interface Session {
   exited: boolean;
   /** The agent finished its turn (Stop hook) and waits for the user. */
   waitingForUser: boolean;
+  /** The agent's UI has started and accepts input. */
+  ready: boolean;
   dispose(): void;
 }
 
@@ -31,7 +33,7 @@ export interface TerminalStartContext {
 }
 
 /** Where a terminal agent's status comes from: Claude Code's hooks, or (other CLIs) the worktree's files. */
-type StatusSource = { kind: 'hooks'; statusPath: string; sessionId: string } | { kind: 'files' };
+type StatusSource = { kind: 'hooks'; statusPath: string; sessionId: string; idleAtStart?: boolean } | { kind: 'files' };
 
 /**
  * Terminal mode: one managed integrated terminal per instance, started with shellPath/shellArgs (never sendText of
@@ -102,7 +104,8 @@ export class TerminalAgents extends Disposable {
         iconPath: new vscode.ThemeIcon('hubot'),
         color: new vscode.ThemeColor('terminal.ansiGreen'),
       };
-      source = { kind: 'hooks', statusPath: files.statusPath, sessionId };
+      // Resumed without a prompt (Take Over), the session waits for the user's input once it has started.
+      source = { kind: 'hooks', statusPath: files.statusPath, sessionId, idleAtStart: !options.prompt };
       onEvent({ type: 'started', sessionId });
     } else {
       terminalOptions = {
@@ -149,12 +152,24 @@ export class TerminalAgents extends Disposable {
 
   private connect(instance: InstanceSnapshot, terminal: vscode.Terminal, source: StatusSource, onEvent: (e: AgentEvent) => void): AgentHandle {
     const subs: vscode.Disposable[] = [];
+    // Input typed before the agent's UI is up would be lost: hold it until the first hook says it is.
+    const pendingInput: string[] = [];
+    const type = (prompt: string) => {
+      terminal.sendText(prompt.replace(/\r?\n/g, ' '), false);
+      setTimeout(() => terminal.sendText('', true), 300);
+    };
+    const markReady = () => {
+      if (session.ready) return;
+      session.ready = true;
+      for (const p of pendingInput.splice(0)) type(p);
+    };
     const session: Session = {
       instanceId: instance.id,
       terminal,
       stopping: false,
       exited: false,
       waitingForUser: false,
+      ready: source.kind === 'files',
       emit: (e) => {
         if (session.exited) return;
         if (e.type === 'waiting') session.waitingForUser = e.reason === 'user';
@@ -175,6 +190,11 @@ export class TerminalAgents extends Disposable {
           // SessionEnd: the session is over even if the terminal lingers; finish() reports the exit once.
           if (e.type === 'exit') this.finish(session, e.stoppedByUser);
           else session.emit(e);
+          if (e.type === 'session' && source.idleAtStart) {
+            session.emit({ type: 'waiting', reason: 'user' });
+            markReady();
+          }
+          if (e.type === 'running' || e.type === 'waiting') markReady();
         }
       }));
       tailer.start();
@@ -206,8 +226,12 @@ export class TerminalAgents extends Disposable {
           });
         });
       },
-      // Typing into the agent's own input (the TUI prompt), not into a shell.
-      followUp: (prompt) => terminal.sendText(prompt.replace(/\r?\n/g, ' '), true),
+      // Typing into the agent's own input (the TUI prompt), not into a shell. The text and the Enter go separately:
+      // arriving in one chunk, the TUI takes them for a paste and keeps the newline in the input.
+      followUp: (prompt) => {
+        if (session.ready) type(prompt);
+        else pendingInput.push(prompt);
+      },
     };
   }
 

@@ -71,7 +71,7 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
       }
     },
 
-    'grove.askAgent': async (uri?: vscode.Uri) => {
+    'grove.askAgent': async (uri?: vscode.Uri, options?: { request?: string }) => {
       const editor = vscode.window.activeTextEditor;
       const target = uri ?? editor?.document.uri;
       if (!target) throw new UserFacingError('Grove: open a file of an agent\'s worktree first.');
@@ -82,7 +82,7 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
       const sel = editor && editor.document.uri.toString() === target.toString() ? editor.selection : undefined;
       const quoted = sel && !sel.isEmpty ? editor!.document.getText(sel) : '';
       const where = sel && !sel.isEmpty ? `${rel}, lines ${sel.start.line + 1}–${sel.end.line + 1}` : rel;
-      const request = await vscode.window.showInputBox({
+      const request = options?.request ?? await vscode.window.showInputBox({
         title: `Grove: ask "${inst.title}" about ${where}`,
         prompt: 'Your request; the file and selected lines are quoted for the agent',
         ignoreFocusOut: true,
