@@ -15,7 +15,7 @@ import { Disposable } from '../core/util/disposable';
 import type { Logger } from '../core/util/logger';
 import { CliError } from './args';
 import { CliAgents } from './cliAgents';
-import { isAgentProcess, killAgentGroup } from './foreignStop';
+import { isAgentProcess, killAgentGroup } from '../core/agents/processControl';
 import type { CliSettings } from './settings';
 
 export interface GroveOptions {

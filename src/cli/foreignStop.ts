@@ -10,12 +10,11 @@
  * 3. once the driver had time to record its verdict, an instance still active — or marked failed only because
  *    of the kill (a driver that does not know the protocol, e.g. the extension) — is written as `stopped`.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MARKER_VAR } from '../core/agents/agentProcess';
+import { isAgentProcess, killAgentGroup } from '../core/agents/processControl';
 import { isActive } from '../core/fleet/instance';
-import { InstanceRegistry, isProcessAlive } from '../core/fleet/registry';
+import { InstanceRegistry } from '../core/fleet/registry';
 import type { InstanceSnapshot } from '../core/model';
 import { groveDir } from '../core/paths';
 
@@ -43,43 +42,6 @@ export function consumeStopRequest(commonDir: string, id: string, since = 0): bo
   }
   fs.rmSync(file, { force: true });
   return at >= since;
-}
-
-/** True when `pid` is an agent process Grove started (never a driver: a window, a CLI, an MCP server). */
-export function isAgentProcess(pid: number): boolean {
-  if (pid === process.pid || !isProcessAlive(pid)) return false;
-  if (process.platform === 'linux') {
-    try {
-      const environ = Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${pid}/environ`)]);
-      return environ.includes(Buffer.from(`\0${MARKER_VAR}=`));
-    } catch {
-      return false;
-    }
-  }
-  if (process.platform === 'win32') return false;
-  try {
-    // Elsewhere: a group leader whose command is Claude Code (agents are spawned as group leaders).
-    const [pgid, ...cmd] = execFileSync('ps', ['-o', 'pgid=,args=', '-p', String(pid)], { encoding: 'utf8' }).trim().split(/\s+/);
-    return Number(pgid) === pid && /claude/i.test(cmd.join(' '));
-  } catch {
-    return false;
-  }
-}
-
-/** SIGINT, SIGTERM, SIGKILL to the process group of an agent, waiting for it to go between steps. */
-export async function killAgentGroup(pid: number, waitMs = 2000): Promise<void> {
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGKILL'] as const) {
-    try {
-      process.kill(process.platform === 'win32' ? pid : -pid, sig);
-    } catch {
-      return; // gone
-    }
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline) {
-      if (!isProcessAlive(pid)) return;
-      await sleep(50);
-    }
-  }
 }
 
 export interface ForeignStopResult {

@@ -231,6 +231,8 @@ export async function merge(g: Grove, ref: string, req: MergeRequest = {}): Prom
       repoRoot: g.repoRoot, worktreePath: wt, branch: inst.branch, baseRef: inst.baseRef, strategy,
       message: strategy === 'squash' ? squashMessage(inst.title, inst.resultText) : undefined,
     });
+    // Recorded as the extension's review flow does, so its tree shows the instance as merged.
+    g.fleet.recordMerge(inst.id, { at: Date.now(), strategy, into: inst.baseRef, commit: result.mergedCommit }, false);
     return {
       instance: { id: inst.id, title: inst.title, branch: inst.branch, baseRef: inst.baseRef },
       strategy, into: inst.baseRef, mergedCommit: result.mergedCommit, updatedVia: result.updatedVia,

@@ -22,6 +22,7 @@ import type { AgentEvent, AgentMode, InstanceSnapshot } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
+import { isAgentProcess, killAgentGroup } from '../agents/processControl';
 import { createSnapshot, Instance, isActive, isFinished } from './instance';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -160,7 +161,11 @@ export class Dispatcher extends Disposable {
     this.logger = options.logger ?? nullLogger;
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
-    this.killProcess = options.killProcess ?? ((pid) => process.kill(pid));
+    // Only an agent's own process group is signalled: before its agent is up, an instance records the pid of the
+    // process driving it (a window, a CLI), which must never be killed.
+    this.killProcess = options.killProcess ?? ((pid) => {
+      if (isAgentProcess(pid)) void killAgentGroup(pid);
+    });
     this._register(
       Disposable.from(() => {
         for (const p of this.provisioning.values()) p.controller.abort();

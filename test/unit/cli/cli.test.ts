@@ -143,6 +143,7 @@ describe('grove CLI (real Claude CLI)', function () {
       const recovered = await fleet.recover([repo]);
       assert.deepEqual(recovered.map((i) => [i.title, i.state]).sort(), [['Alpha', 'done'], ['Gamma', 'done']]);
       assert.ok(recovered.every((i) => i.sessionId && i.costUsd > 0));
+      assert.deepEqual(recovered.find((i) => i.title === 'Alpha')!.merge?.strategy, 'squash');
     } finally {
       fleet.dispose();
     }

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDemoModel, type DemoModel } from '../support/demoModel';
+// @ts-expect-error plain ESM helper
+import { makeDemoRepo } from '../support/demoRepo.mjs';
+import { demoScript, hang } from '../support/scriptedModel';
+import { openWorkbench, Workbench } from '../support/workbench';
+
+const TASKS = ['Slow task one', 'Slow task two'];
+
+describe('UI: a window reload in the middle of a run', function () {
+  let wb: Workbench;
+  let model: DemoModel;
+  let hanging = true;
+  let repoDir: string;
+
+  before(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-reload-'));
+    const repo = makeDemoRepo(dir);
+    repoDir = repo;
+    fs.writeFileSync(path.join(repo, 'reload-plan.md'), TASKS.map((t) => `## ${t}\nWork on ${t.toLowerCase()}.\n`).join('\n'));
+    // The model hangs (the agents stay busy) until the test lets it answer.
+    model = await startDemoModel((req) => (hanging && !req.isToolResult ? hang() : demoScript(req)));
+    wb = await openWorkbench(repo, {
+      settings: {
+        'grove.agentEnv': model.agentEnv(path.join(dir, 'claude-state'), repo),
+        'grove.claudePath': model.claudePath,
+        'grove.notifications': 'off',
+      },
+    });
+    await wb.openGrove();
+  });
+
+  after(async () => {
+    await wb?.close();
+    await model?.close();
+  });
+
+  const row = (title: string, state: RegExp) => wb.page.locator('.monaco-list-row', { hasText: title }).filter({ hasText: state }).first();
+
+  it('recovers every instance as interrupted after the reload, keeping their prompts and branches', async () => {
+    await wb.page.keyboard.press('Control+P');
+    await wb.typeInQuickInput('reload-plan.md', false);
+    await wb.quickPickSelect('reload-plan.md');
+    await wb.page.locator('.tab', { hasText: 'reload-plan.md' }).first().waitFor({ state: 'visible' });
+    await wb.runCommand('Grove: Dispatch Plan…');
+    await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: TASKS[1] }).first().waitFor({ state: 'visible' });
+    await wb.page.keyboard.press('Enter');
+    for (const t of TASKS) await row(t, /running/).waitFor({ state: 'visible', timeout: 60_000 });
+
+    await wb.page.reload();
+    await wb.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await wb.openGrove();
+    for (const t of TASKS) await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.screenshot('reload-interrupted');
+  });
+
+  it('resumes an interrupted instance in its session until it is done', async () => {
+    hanging = false;
+    for (const t of TASKS) {
+      await wb.contextMenu(t, 'Resume');
+      await row(t, /done/).waitFor({ state: 'visible', timeout: 90_000 }).catch(async (err) => {
+        await wb.screenshot('reload-resume-failed');
+        const registry = fs.readFileSync(path.join(repoDir, '.git', 'grove', 'instances.json'), 'utf8');
+        throw new Error(`${(err as Error).message}\nregistry: ${registry.slice(0, 3000)}`);
+      });
+    }
+    const resumed = model.url; // the same model answered the resumed sessions
+    assert.ok(resumed);
+    await wb.screenshot('reload-resumed');
+  });
+});
