@@ -55,6 +55,35 @@ export class BackgroundAgents extends Disposable implements AgentPort {
   }
 
   start(instance: InstanceSnapshot, onEvent: (event: AgentEvent) => void, options: AgentStartOptions): AgentHandle {
+    const unlock = lockWhileRunning(this.options.locks, instance, this.logger);
+    let restarted = false;
+    const forward = (e: AgentEvent) => {
+      if (e.type === 'exit') unlock();
+      onEvent(e);
+    };
+    let runner = this.launch(instance, options, (e) => {
+      // A session killed before its first reply was never saved, so it cannot be resumed: start the task afresh
+      // (new session, original prompt) rather than fail the resume.
+      if (options.resume && e.type === 'result' && e.isError && NO_CONVERSATION.test(e.text)) {
+        this.logger.info(`"${instance.title}": session ${instance.sessionId} was never saved; starting the task again`);
+        restarted = true;
+        return;
+      }
+      if (restarted && e.type === 'exit') {
+        runner = this.launch({ ...instance, sessionId: undefined }, { prompt: instance.prompt, resume: false }, forward);
+        return;
+      }
+      forward(e);
+    });
+    return {
+      stop: () => runner.stop(),
+      followUp: (prompt) => {
+        runner.followUp(prompt).catch((err: Error) => this.logger.warn(`follow-up of "${instance.title}": ${err.message}`));
+      },
+    };
+  }
+
+  private launch(instance: InstanceSnapshot, options: AgentStartOptions, onEvent: (event: AgentEvent) => void): BackgroundRunner {
     const settings = this.options.settings(instance);
     const runner = new BackgroundRunner({
       cwd: instance.worktreePath,
@@ -71,25 +100,20 @@ export class BackgroundAgents extends Disposable implements AgentPort {
     });
     this.runners.get(instance.id)?.dispose();
     this.runners.set(instance.id, runner);
-    const unlock = lockWhileRunning(this.options.locks, instance, this.logger);
     runner.onDidEvent((e) => {
       if (e.type === 'permissionRequest') this._onDidRequestPermission.fire({ instance, runner, request: e.request });
-      if (e.type === 'exit') unlock();
       onEvent(e);
     });
     runner.start(options.prompt).catch((err: Error) => {
       onEvent({ type: 'result', isError: true, subtype: 'error_start', text: err.message });
       onEvent({ type: 'exit', code: null, signal: null, stoppedByUser: false });
-      unlock();
     });
-    return {
-      stop: () => runner.stop(),
-      followUp: (prompt) => {
-        runner.followUp(prompt).catch((err: Error) => this.logger.warn(`follow-up of "${instance.title}": ${err.message}`));
-      },
-    };
+    return runner;
   }
 }
+
+/** What the CLI says when asked to resume a session it never saved. */
+const NO_CONVERSATION = /No conversation found with session ID/i;
 
 /** Locks the instance's worktree (`git worktree lock`) and returns the unlock, callable more than once. */
 export function lockWhileRunning(locks: WorktreeLocks, instance: InstanceSnapshot, logger: Logger): () => void {
