@@ -33,6 +33,10 @@ describe('UI: a window reload in the middle of a run', function () {
     await wb.openGrove();
   });
 
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+  });
+
   after(async () => {
     await wb?.close();
     await model?.close();

@@ -15,6 +15,10 @@ describe('UI: Grove in the workbench (installed from the .vsix)', function () {
     wb = await openWorkbench(repo);
   });
 
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+  });
+
   after(async () => {
     await wb?.close();
   });

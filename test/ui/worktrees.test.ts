@@ -17,6 +17,10 @@ describe('UI: a worktree created from the Agents view and removed again', functi
     await wb.openGrove();
   });
 
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+  });
+
   after(async () => wb?.close());
 
   it('creates it with the New Worktree button and shows it in the tree', async () => {
