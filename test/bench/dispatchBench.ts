@@ -21,6 +21,7 @@ import type { AgentPort } from '../../src/core/fleet/dispatcher';
 import { Fleet } from '../../src/core/fleet/fleet';
 import { worktreePort } from '../../src/core/fleet/worktreePort';
 import { GitClient } from '../../src/core/git/gitClient';
+import type { Logger } from '../../src/core/util/logger';
 import { WorktreeManager } from '../../src/core/git/worktreeManager';
 import { claudeBin, claudeEnv } from '../support/claudeEnv';
 import { ScriptedModel, text } from '../support/scriptedModel';
@@ -33,6 +34,24 @@ const MODEL_DELAY_MS = 2000;
 const TIMEOUT_MS = 120_000;
 
 const log = (s: string) => process.stderr.write(`[dispatch-bench] ${s}\n`);
+
+/** Counts the git commands Grove's GitClient runs (it logs each one at info level as `> git <args> [<ms>ms]`). */
+class GitCounter implements Logger {
+  commands: string[] = [];
+  trace() {}
+  warn() {}
+  error() {}
+  info(m: string) {
+    const c = /^> git (?:-c \S+ )*(\S+(?: (?:list|add|lock|unlock|--get|--verify|--show-toplevel|--is-bare-repository|--git-common-dir))?)/.exec(m);
+    if (c) this.commands.push(c[1]);
+  }
+  take(): Record<string, number> {
+    const h: Record<string, number> = {};
+    for (const c of this.commands.splice(0)) h[c] = (h[c] ?? 0) + 1;
+    return h;
+  }
+}
+const counter = new GitCounter();
 const now = () => performance.now();
 
 function git(cwd: string, ...args: string[]): string {
@@ -124,7 +143,7 @@ function spawnClaude(cwd: string, env: Record<string, string>, prompt: string): 
   return { child, init };
 }
 
-interface Side { worktreesMs: number; runningMs?: number; initMs: number }
+interface Side { worktreesMs: number; runningMs?: number; initMs: number; gitCommands?: Record<string, number> }
 
 async function groveWorktreesOnly(wm: WorktreeManager, repo: string, wtRoot: string, rep: number): Promise<number> {
   const port = worktreePort(wm, () => ({ branchPrefix: `gw${rep}`, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] }));
@@ -176,17 +195,19 @@ async function groveEndToEnd(git: GitClient, wm: WorktreeManager, repo: string, 
   });
   const tasks = Array.from({ length: TASKS }, (_, i) => ({ title: `Task ${i + 1}`, prompt: `Benchmark task ${i + 1}: say done.` }));
   try {
+    counter.take();
     const t0 = now();
     await fleet.dispatch(tasks, { repoRoot: repo, baseRef: 'main', mode: 'background', permissionMode: 'acceptEdits' });
     await withTimeout(running, 'grove: all running');
     const tRunning = now() - t0;
     await withTimeout((async () => { while (initAt.size < TASKS) await new Promise((r) => setTimeout(r, 5)); })(), 'grove: all system/init');
     const tInit = Math.max(...initAt.values()) - t0;
+    const gitCommands = counter.take();
     await withTimeout(fleet.whenSettled(), 'grove: settled');
     await fleet.flush();
     const failed = fleet.instances().filter((s) => s.state !== 'done');
     if (failed.length) log(`grove: ${failed.length} instance(s) not done: ${failed.map((s) => `${s.state} ${s.error ?? ''}`).join('; ')}`);
-    return { worktreesMs: provisionedAt - t0, runningMs: tRunning, initMs: tInit };
+    return { worktreesMs: provisionedAt - t0, runningMs: tRunning, initMs: tInit, gitCommands };
   } finally {
     fleet.dispose();
     background.dispose();
@@ -228,7 +249,7 @@ async function main(): Promise<void> {
     const genMs = now() - t;
     log(`generated ${FILES} files in ${(genMs / 1000).toFixed(1)} s at ${repo}`);
     const { env } = claudeEnv({ root: path.join(root, 'claude'), baseUrl: model.url });
-    const gitClient = new GitClient();
+    const gitClient = new GitClient({ logger: counter });
     const wm = new WorktreeManager(gitClient);
     // Warm-up (not measured): page cache for the CLI binary and the repository, git's index.
     t = now();
@@ -237,17 +258,19 @@ async function main(): Promise<void> {
     await spawnClaude(root, env, 'warm up').init.catch(() => undefined);
     log(`warm-up ${(now() - t).toFixed(0)} ms`);
 
-    const reps: Array<{ rep: number; order: string; a: { grove: number; raw: number }; b: { grove: Side; raw: Side } }> = [];
+    const reps: Array<{ rep: number; order: string; a: { grove: number; raw: number; groveGit?: Record<string, number> }; b: { grove: Side; raw: Side } }> = [];
     for (let rep = 1; rep <= REPS; rep++) {
       const groveFirst = rep % 2 === 1;
       const wt = (name: string) => path.join(root, `wt-${rep}-${name}`);
-      const a = { grove: 0, raw: 0 };
+      const a: { grove: number; raw: number; groveGit?: Record<string, number> } = { grove: 0, raw: 0 };
       if (groveFirst) {
-        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); resetRepo(repo);
+        counter.take();
+        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); a.groveGit = counter.take(); resetRepo(repo);
         a.raw = await rawWorktreesOnly(repo, wt('ra'), rep); resetRepo(repo);
       } else {
         a.raw = await rawWorktreesOnly(repo, wt('ra'), rep); resetRepo(repo);
-        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); resetRepo(repo);
+        counter.take();
+        a.grove = await groveWorktreesOnly(wm, repo, wt('ga'), rep); a.groveGit = counter.take(); resetRepo(repo);
       }
       let g: Side, r: Side;
       if (groveFirst) {

@@ -133,8 +133,16 @@ L();
 const r1 = reps[0];
 L(`Target: Grove / raw ≤ 1.2. In run 1 alone the ratios were ${ratio(r1.a.grove, r1.a.raw)} (worktrees) and ${ratio(r1.b.grove.initMs, r1.b.raw.initMs)} (end to end); medians above. ` +
   `Generating the repository took ${sec(dispatch.generateMs)}. ` +
-  'The end-to-end times are dominated by checking out 5,000 files per worktree while up to 8 CLIs start on 2 cores; the worktree rows inside (b) are slower than (a) for both sides for that reason.');
+  'The end-to-end times are dominated by checking out 5,000 files per worktree while up to 8 CLIs start on 2 cores; that is why the worktree rows inside (b) are usually slower than (a) on both sides.');
 L();
+const hist = (h) => Object.entries(h ?? {}).sort((x, y) => y[1] - x[1]).map(([k, v]) => `\`${k}\` ×${v}`).join(', ');
+const gitTotal = (h) => Object.values(h ?? {}).reduce((x, y) => x + y, 0);
+if (r1.a.groveGit) {
+  L(`Where Grove's extra time goes: git processes. To create ${dispatch.tasks} worktrees (a) Grove ran ${gitTotal(r1.a.groveGit)} git commands (${(gitTotal(r1.a.groveGit) / dispatch.tasks).toFixed(1)} per worktree: ${hist(r1.a.groveGit)}) against ${dispatch.tasks} for the raw loop; from dispatch to all agents started (b), ${gitTotal(r1.b.grove.gitCommands)} (${hist(r1.b.grove.gitCommands)}), the \`worktree lock\` of each started agent included. Five of them per worktree (\`for-each-ref\`, \`check-ref-format\`, \`worktree add\`, 2 × \`config\`) run inside the per-repository mutation queue, so they serialise; idle, each costs a few ms, but while CLIs start on the same 2 cores every process spawn is slow.`);
+  L();
+  if (r1.b.grove.gitCommands?.status) L(`**Finding for the product (not fixed here):** the \`status\` and \`rev-list\` runs in (b) come from locking each started agent's worktree: \`BackgroundAgents\` → \`WorktreeManager.lock()\` → \`find()\` → \`list()\`, which runs \`git status --untracked-files=all\`, a \`rev-list --left-right --count\` and \`config --get\`s for *every* worktree of the repository, for each agent started — O(N²) full status walks of the 5,000-file checkouts while the fleet starts (${r1.b.grove.gitCommands.status} \`status\` runs for ${dispatch.tasks} agents here, growing quadratically with N), and the \`worktree lock\` itself then queues behind/among the remaining \`worktree add\`s. Resolving the worktree for lock/unlock from \`git worktree list --porcelain\` alone would remove them (and with them CPU load and time in the mutation queue while a fleet starts).`);
+  L();
+}
 L('## Extension activation');
 L();
 L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);

@@ -4,7 +4,7 @@
 // Every run gets its own temp folder (git repo + CLAUDE_CONFIG_DIR + CLAUDE_CODE_TMPDIR); ~/.claude is never used.
 //
 // The task: turn 1 "Create result.txt" → the model calls Write(result.txt) → "Done."; turn 2 (follow-up) → text.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -178,6 +178,8 @@ export interface Run {
   processes?: number;
   wroteFile?: boolean;
   costUsd?: number;
+  /** (e) `claude --bg` command → it returned with the session id. */
+  bgReturnMs?: number;
   note?: string;
 }
 
@@ -336,7 +338,7 @@ async function tui(sb: Sandbox): Promise<Run> {
 
 // ---- (e) Claude Code's own --bg sessions and `claude agents --json` ----------------------------------------------
 
-interface BgExtra { linkedWorktreeToolError?: string; hookEvents?: string[]; agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
+interface BgExtra { untrusted?: { exitCode: number | null; output: string }; linkedWorktreeToolError?: string; hookEvents?: string[]; agentsJson?: unknown; agentsJsonMs?: number; agentsJsonAll?: unknown; bgStdout?: string; toolError?: string; daemonStatus?: string }
 
 async function bg(sb: Sandbox, extra: BgExtra, isolation = false, linkedWorktree = false): Promise<Run> {
   if (linkedWorktree) {
@@ -344,6 +346,11 @@ async function bg(sb: Sandbox, extra: BgExtra, isolation = false, linkedWorktree
     const wt = path.join(sb.root, 'wt');
     execFileSync('git', ['worktree', 'add', '-q', '-b', 'grove/bench', wt, 'main'], { cwd: sb.repo, stdio: 'pipe' });
     sb = { ...sb, repo: wt };
+  }
+  if (extra.untrusted === undefined) {
+    // Once: what `claude --bg` does in a folder whose trust was never accepted.
+    const r = spawnSync(CLAUDE, ['--bg', PROMPT], { cwd: sb.repo, env: sb.env, encoding: 'utf8', timeout: 30_000 });
+    extra.untrusted = { exitCode: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
   }
   seedInteractiveConfig(sb.configDir, [sb.repo]);
   const hooks = writeHookSettings({ dir: path.join(sb.root, 'hooks') });
@@ -391,7 +398,8 @@ async function bg(sb: Sandbox, extra: BgExtra, isolation = false, linkedWorktree
     return {
       startMs: start !== undefined ? start - t0 : undefined, firstEventMs: start !== undefined ? start - t0 : undefined,
       firstAssistantMs: first !== undefined ? first - t0 : undefined, turnMs: stop !== undefined ? stop - t0 : undefined,
-      peakRssMb: m.peakMb, idleRssMb: idle?.mb, processes: m.processes, wroteFile: fs.existsSync(path.join(sb.repo, 'result.txt')), note,
+      peakRssMb: m.peakMb, idleRssMb: idle?.mb, processes: m.processes, wroteFile: fs.existsSync(path.join(sb.repo, 'result.txt')), bgReturnMs: tReturn,
+      ...(note.includes(';') ? { note } : {}),
     };
   } finally {
     mem?.stop();

@@ -55,7 +55,7 @@ export async function setConfig(values: Record<string, unknown>): Promise<void> 
 }
 
 import os from 'node:os';
-import { seedInteractiveConfig } from '../support/claudeEnv';
+import { modelEnv } from '../support/claudeEnv';
 import { ScriptedModel, type ScriptRule } from '../support/scriptedModel';
 
 /**
@@ -65,23 +65,9 @@ import { ScriptedModel, type ScriptRule } from '../support/scriptedModel';
 export async function useScriptedAgents(rule: ScriptRule): Promise<{ model: ScriptedModel; dispose(): Promise<void> }> {
   const model = await ScriptedModel.start({ rule });
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-it-claude-'));
-  const configDir = path.join(state, 'cfg');
-  // Terminal mode runs the interactive TUI: onboarding done, the repository trusted (Grove carries the trust over
-  // to each worktree), the key approved.
-  seedInteractiveConfig(configDir, [workspaceRepo()], 'integration-test-key');
-  fs.mkdirSync(path.join(state, 'tmp'));
   await setConfig({
     claudePath: path.join(repoRoot(), 'node_modules', '.bin', 'claude'),
-    agentEnv: {
-      CLAUDE_CONFIG_DIR: configDir,
-      CLAUDE_CODE_TMPDIR: path.join(state, 'tmp'),
-      ANTHROPIC_BASE_URL: model.url,
-      ANTHROPIC_API_KEY: 'integration-test-key',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      DISABLE_TELEMETRY: '1',
-      DISABLE_AUTOUPDATER: '1',
-      CLAUDE_CODE_MAX_RETRIES: '0',
-    },
+    agentEnv: modelEnv(model.url, state, 'integration-test-key', [workspaceRepo()]),
     notifications: 'off',
   });
   return {

@@ -25,6 +25,29 @@ export interface ClaudeEnv {
 const SCRUB = [/^ANTHROPIC_/, /^CLAUDE_/, /^CLAUDECODE$/, /^AWS_BEARER_TOKEN_BEDROCK$/, /^OTEL_/];
 
 /**
+ * Only the variables that point the CLI at a model and keep its state in `stateDir` (for `grove.agentEnv`, which is
+ * laid over the host's environment), with the TUI seeded for interactive use in `trusted` repositories.
+ */
+export function modelEnv(baseUrl: string, stateDir: string, apiKey: string, trusted: string[] = []): Record<string, string> {
+  const configDir = path.join(stateDir, 'cfg');
+  const tmpDir = path.join(stateDir, 'tmp');
+  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  // Terminal-mode agents run the interactive TUI: onboarding done, repositories trusted (Grove carries the trust to
+  // each worktree), the key approved.
+  seedInteractiveConfig(configDir, trusted, apiKey);
+  return {
+    CLAUDE_CONFIG_DIR: configDir,
+    CLAUDE_CODE_TMPDIR: tmpDir,
+    ANTHROPIC_BASE_URL: baseUrl,
+    ANTHROPIC_API_KEY: apiKey,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_MAX_RETRIES: '0',
+  };
+}
+
+/**
  * The env for an isolated CLI run: the current process env minus any ANTHROPIC_ / CLAUDE_ variables, plus the
  * variables that keep state in `root`, point the CLI at the scripted model and make it fail fast.
  */

@@ -479,13 +479,22 @@ export class WorktreeManager {
 
   /** Locks the worktree (`git worktree lock`) so that prune or another tool leaves it alone while an agent runs. */
   async lock(worktreePath: string, reason: string, signal?: AbortSignal): Promise<void> {
-    const { repoRoot } = await this.find(worktreePath, signal);
-    await this.git.mutate(repoRoot, ['worktree', 'lock', '--reason', `${GROVE_LOCK_PREFIX}${reason}`, worktreePath], { signal });
+    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'lock', '--reason', `${GROVE_LOCK_PREFIX}${reason}`, worktreePath], { signal });
   }
 
   async unlock(worktreePath: string, signal?: AbortSignal): Promise<void> {
-    const { repoRoot } = await this.find(worktreePath, signal);
-    await this.git.mutate(repoRoot, ['worktree', 'unlock', worktreePath], { signal });
+    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'unlock', worktreePath], { signal });
+  }
+
+  /**
+   * Where to run a command about one worktree. Its own folder, when it exists: git finds the repository from there
+   * (and the mutation queue is the repository's). Only a worktree whose folder is gone needs the full lookup, which
+   * lists every worktree with its status — too costly to do each time an agent starts or ends (measured: quadratic
+   * in the number of agents, see docs/benchmarks.md).
+   */
+  private async gitDirFor(worktreePath: string, signal?: AbortSignal): Promise<string> {
+    if (fs.existsSync(path.join(worktreePath, '.git'))) return worktreePath;
+    return (await this.find(worktreePath, signal)).repoRoot;
   }
 
   /** Drops the records of worktrees whose folder was deleted by hand; returns their paths. */
