@@ -22,6 +22,8 @@ import { GitContentProvider, GIT_SCHEME } from './vscode/review/gitContent';
 import { reviewCommands } from './vscode/review/reviewCommands';
 import { ReviewModel } from './vscode/review/reviewModel';
 import { StatusBarSummary } from './vscode/statusBar';
+import { ClaudeSessionsModel } from './vscode/claudeSessions';
+import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 
 export type { GroveApi } from './vscode/api';
@@ -46,7 +48,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
 
   const merges = new MergeService(git, log);
   const review = new ReviewModel(git, merges, fleet, repos, log);
-  const tree = new AgentsTreeProvider(repos, fleet, repos, review);
+  const claudeSessions = new ClaudeSessionsModel(fleet);
+  const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions);
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -56,7 +59,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const status = new StatusBarSummary(demoModel);
   const logs = new LogDocumentProvider(fleet, repos);
   context.subscriptions.push(
-    review, tree, view, status, logs,
+    review, claudeSessions, tree, view, status, logs,
+    view.onDidChangeVisibility((e) => e.visible && void claudeSessions.refresh()),
     vscode.workspace.registerTextDocumentContentProvider(GIT_SCHEME, new GitContentProvider(git)),
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
     new Notifications(fleet),
@@ -78,6 +82,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
       'grove.showOutput': () => channel.show(),
+      'grove.refresh': async () => {
+        await Promise.all([repos.discover(), claudeSessions.refresh()]);
+      },
+      'grove.attachClaudeSession': async (node?: { kind: string; id: string }) => {
+        const c = node?.kind === 'claudeSession' ? claudeSessions.get(node.id) : undefined;
+        if (!c) return;
+        const cfg = groveConfig();
+        const env = { ...process.env, ...cfg.agentEnv };
+        const exe = resolveClaudeExecutable(cfg.claudePath, env);
+        vscode.window.createTerminal({ name: `Claude: ${c.name.slice(0, 40)}`, shellPath: exe.command, shellArgs: [...exe.prefixArgs, 'attach', c.id], cwd: c.cwd, iconPath: new vscode.ThemeIcon('hubot') }).show();
+      },
     }),
   );
 
@@ -86,6 +101,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
     await fleet.recover(roots);
     await agents.reattachTerminals(fleet);
+    if (view.visible) void claudeSessions.refresh();
     status.update(fleet.instances());
     await vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
     await vscode.commands.executeCommand('setContext', 'grove.ready', true);

@@ -34,8 +34,11 @@ export function createApi(version: string, s: Services, ready: Promise<void>, tr
       if (!repo) throw new Error(options.repoRoot ? `${options.repoRoot} is not a git repository of this workspace` : 'no git repository is open');
       if (!vscode.workspace.isTrusted) throw new Error('Grove starts no agents in an untrusted workspace');
       const cfg = vscode.workspace.getConfiguration('grove', vscode.Uri.file(repo.info.mainWorktree));
+      // bypassPermissions from the settings is confirmed in a modal for interactive dispatches; a program calling
+      // the API cannot confirm, so it must ask for it explicitly in `options.permissionMode`.
+      const configured = cfg.get<string>('permissionMode', 'acceptEdits');
       return clone(await s.fleet.dispatch(tasks, {
-        permissionMode: cfg.get<string>('permissionMode', 'acceptEdits'),
+        permissionMode: configured === 'bypassPermissions' ? 'acceptEdits' : configured,
         mode: cfg.get('defaultMode', 'background'),
         model: cfg.get<string>('model') || undefined,
         ...options,

@@ -33,5 +33,6 @@ export function groveConfig(scope?: vscode.Uri) {
     mergeStrategy: c.get<'ask' | 'merge' | 'squash' | 'rebase'>('mergeStrategy', 'ask'),
     checkCommand: c.get<string>('checkCommand', '').trim() || undefined,
     cleanupAfterMerge: c.get<'ask' | 'always' | 'never'>('cleanupAfterMerge', 'ask'),
+    showClaudeSessions: c.get<boolean>('showClaudeSessions', true),
   };
 }

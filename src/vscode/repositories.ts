@@ -16,7 +16,7 @@ export interface RepositoryState {
   error?: string;
 }
 
-const REFRESH_DEBOUNCE_MS = 400;
+const REFRESH_DEBOUNCE_MS = 750;
 
 /**
  * The git repositories of the workspace (multi-root) and their worktrees. Refreshes are driven by file-system
@@ -30,6 +30,7 @@ export class WorkspaceRepositories extends Disposable {
   private readonly watchers = new Map<string, vscode.Disposable>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly stats = new Map<string, DiffStat>();
+  private readonly refreshing = new Map<string, { again: boolean; done: Promise<void> }>();
   private discovered = false;
   private discovering?: Promise<void>;
 
@@ -100,11 +101,26 @@ export class WorkspaceRepositories extends Disposable {
   }
 
   /** Re-reads one repository's worktrees now. */
-  async refresh(root?: string): Promise<void> {
-    if (!root) {
-      await this.discover();
-      return;
+  refresh(root?: string): Promise<void> {
+    if (!root) return this.discover();
+    // One refresh of a repository at a time; calls during one get a single follow-up run.
+    const running = this.refreshing.get(root);
+    if (running) {
+      running.again = true;
+      return running.done;
     }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        await this.refreshNow(root);
+      } while (entry.again);
+    })().finally(() => this.refreshing.delete(root));
+    this.refreshing.set(root, entry);
+    return entry.done;
+  }
+
+  private async refreshNow(root: string): Promise<void> {
     const state = this.states.get(root);
     if (!state) return;
     try {
@@ -129,9 +145,13 @@ export class WorkspaceRepositories extends Disposable {
     this._onDidChange.fire();
   }
 
-  /** Coalesces bursts of file events (an agent writing 200 files) into one refresh. */
+  /**
+   * Coalesces file events into at most one refresh per {@link REFRESH_DEBOUNCE_MS}: the first event of a burst arms
+   * the timer and later ones ride along, so 20 agents writing continuously still see the view update (a trailing
+   * debounce would starve) without a git status per write.
+   */
   scheduleRefresh(root: string): void {
-    clearTimeout(this.timers.get(root));
+    if (this.timers.has(root)) return;
     this.timers.set(root, setTimeout(() => {
       this.timers.delete(root);
       void this.refresh(root);

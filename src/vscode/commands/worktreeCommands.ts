@@ -18,10 +18,6 @@ export interface NewWorktreeArgs {
 /** Commands on worktrees: new, open, reveal, terminal, remove, prune, init. */
 export function worktreeCommands(s: Services) {
   return {
-    'grove.refresh': async () => {
-      await s.repos.discover();
-    },
-
     'grove.initRepository': async () => {
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (!folder) throw new UserFacingError('Grove: open a folder first.');

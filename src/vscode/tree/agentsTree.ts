@@ -37,7 +37,15 @@ export type Node =
   | { kind: 'instance'; id: string }
   | { kind: 'change'; instanceId: string; path: string }
   | { kind: 'conflict'; instanceId: string; path: string }
-  | { kind: 'archive'; root: string };
+  | { kind: 'archive'; root: string }
+  | { kind: 'claudeSession'; id: string };
+
+/** Claude Code's own sessions in a folder (read-only rows); see ClaudeSessionsModel. */
+export interface ClaudeSessionSource {
+  inside(folder: string): { id: string; name: string; kind: string; status?: string; cwd: string; startedAt?: number }[];
+  get(id: string): { id: string; name: string; kind: string; status?: string; cwd: string; startedAt?: number } | undefined;
+  readonly onDidChange: Event<void>;
+}
 
 /** Per-instance review facts (changed files, sync in progress); see ReviewModel. */
 export interface ReviewSource {
@@ -55,8 +63,10 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     private readonly fleet: InstanceSource,
     private readonly stats: DiffStatSource,
     private readonly review: ReviewSource,
+    private readonly claudeSessions: ClaudeSessionSource,
   ) {
     super();
+    this._register(claudeSessions.onDidChange(() => this.changed()));
     this._register(review.onDidChange(() => this.changed()));
     this._register(repos.onDidChange(() => this.changed()));
     this._register(fleet.onDidChangeInstances(() => this.changed()));
@@ -83,7 +93,8 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       return r ? this.repoChildren(r) : [];
     }
     if (node.kind === 'worktree') {
-      return this.instancesOf(node.root).filter((i) => !i.archived && samePath(i.worktreePath, node.path)).map((i) => ({ kind: 'instance', id: i.id }));
+      const instances: Node[] = this.instancesOf(node.root).filter((i) => !i.archived && samePath(i.worktreePath, node.path)).map((i) => ({ kind: 'instance', id: i.id }));
+      return [...instances, ...this.claudeSessions.inside(node.path).map((c): Node => ({ kind: 'claudeSession', id: c.id }))];
     }
     if (node.kind === 'archive') {
       return this.instancesOf(node.root).filter((i) => i.archived).reverse().map((i) => ({ kind: 'instance', id: i.id }));
@@ -101,6 +112,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   getParent(node: Node): Node | undefined {
     if (node.kind === 'change' || node.kind === 'conflict') return { kind: 'instance', id: node.instanceId };
     if (node.kind === 'archive') return this.multiRoot() ? { kind: 'repo', root: node.root } : undefined;
+    if (node.kind === 'claudeSession') return undefined;
     if (node.kind === 'instance') {
       const inst = this.fleet.instances().find((i) => i.id === node.id);
       if (!inst) return undefined;
@@ -132,6 +144,10 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       if (i.archived) continue;
       if (!i.worktreePath || !repo.worktrees.some((w) => samePath(w.path, i.worktreePath))) nodes.push({ kind: 'instance', id: i.id });
     }
+    // Claude Code's own sessions in the main checkout (those in a worktree show under it).
+    for (const c of this.claudeSessions.inside(root)) {
+      if (!repo.worktrees.some((w) => this.claudeSessions.inside(w.path).some((x) => x.id === c.id))) nodes.push({ kind: 'claudeSession', id: c.id });
+    }
     if (instances.some((i) => i.archived)) nodes.push({ kind: 'archive', root });
     return nodes;
   }
@@ -144,7 +160,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
       out.push({
         kind: child.kind,
-        id: child.kind === 'instance' ? child.id : child.kind === 'worktree' || child.kind === 'change' || child.kind === 'conflict' ? child.path : child.root,
+        id: child.kind === 'instance' || child.kind === 'claudeSession' ? child.id : child.kind === 'worktree' || child.kind === 'change' || child.kind === 'conflict' ? child.path : child.root,
         label,
         description: typeof item.description === 'string' ? item.description : '',
         contextValue: item.contextValue ?? '',
@@ -159,8 +175,20 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     if (node.kind === 'repo') return this.repoItem(node.root);
     if (node.kind === 'worktree') return this.worktreeItem(node.root, node.path);
     if (node.kind === 'archive') return this.archiveItem(node.root);
+    if (node.kind === 'claudeSession') return this.claudeSessionItem(node.id);
     if (node.kind === 'change' || node.kind === 'conflict') return this.fileItem(node);
     return this.instanceItem(node.id);
+  }
+
+  private claudeSessionItem(id: string): vscode.TreeItem {
+    const c = this.claudeSessions.get(id);
+    const item = new vscode.TreeItem(c?.name ?? id, vscode.TreeItemCollapsibleState.None);
+    item.id = `claudeSession:${id}`;
+    item.iconPath = new vscode.ThemeIcon('hubot');
+    item.description = `Claude Code ${c?.kind ?? 'session'}${c?.status ? ` · ${c.status}` : ''}`;
+    item.tooltip = c ? `A Claude Code session Grove does not manage (read-only here).\n${c.cwd}\nid ${c.id}` : id;
+    item.contextValue = `claudeSession.${c?.kind ?? 'session'}`;
+    return item;
   }
 
   private archiveItem(root: string): vscode.TreeItem {
@@ -208,7 +236,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   private worktreeItem(root: string, wtPath: string): vscode.TreeItem {
     const repo = this.repos.get(root);
     const wt = repo?.worktrees.find((w) => w.path === wtPath);
-    const hasInstances = this.instancesOf(root).some((i) => samePath(i.worktreePath, wtPath));
+    const hasInstances = this.instancesOf(root).some((i) => samePath(i.worktreePath, wtPath)) || this.claudeSessions.inside(wtPath).length > 0;
     const label = wt?.branch ?? path.basename(wtPath);
     const item = new vscode.TreeItem(label, hasInstances ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = `worktree:${wtPath}`;
@@ -251,6 +279,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     if (stat && (stat.insertions || stat.deletions)) parts.push(`+${stat.insertions} −${stat.deletions}`);
     if (inst.lastActivity && (inst.state === 'running' || inst.state === 'starting')) parts.push(inst.lastActivity);
     if (inst.error && (inst.state === 'failed' || inst.state === 'interrupted' || inst.state === 'queued')) parts.push(inst.error.split('\n')[0]);
+    if (inst.permissionMode === 'bypassPermissions') parts.push('⚠ bypassing permissions');
     item.description = parts.join(' · ');
     item.iconPath = conflicted
       ? new vscode.ThemeIcon('git-merge', new vscode.ThemeColor('gitDecoration.conflictingResourceForeground'))
