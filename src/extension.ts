@@ -28,6 +28,9 @@ import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 
 export type { GroveApi } from './vscode/api';
 
+/** What deactivate() must do before the subscriptions are disposed (set by activate). */
+let beforeExit: (() => Promise<void>) | undefined;
+
 export async function activate(context: vscode.ExtensionContext): Promise<GroveApi> {
   const channel = vscode.window.createOutputChannel('Grove', { log: true });
   context.subscriptions.push(channel);
@@ -42,8 +45,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     { commonDir: (repoRoot) => git.commonDir(repoRoot), worktrees: agents.worktreePort(), agents },
     { logger: log, maxConcurrent: groveConfig().maxConcurrent },
   );
-  // Disposed in reverse: the fleet (and with it every agent process group) goes first.
   context.subscriptions.push(repos, agents, fleet);
+  beforeExit = () => fleet.shutdown();
   const services: Services = { context, log, channel, git, worktrees, repos, fleet, demoModel };
 
   const merges = new MergeService(git, log);
@@ -110,4 +113,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   return createApi(context.extension.packageJSON.version as string, services, ready, tree);
 }
 
-export function deactivate(): void {}
+/** Records running background agents as interrupted (they die with the host) before their processes are ended. */
+export async function deactivate(): Promise<void> {
+  await beforeExit?.();
+  beforeExit = undefined;
+}

@@ -270,6 +270,23 @@ export class Dispatcher extends Disposable {
   }
 
   /**
+   * The host is going away (window closing or reloading): agents matching `filter` that this process drives cannot
+   * outlive it, so they are marked `interrupted` now — with `reason`, Resume offered after the restart — and their
+   * remaining events (the exit their killing causes) are ignored. Returns how many were interrupted.
+   */
+  interruptAll(filter: (s: InstanceSnapshot) => boolean, reason: string): number {
+    let n = 0;
+    for (const id of [...this.runs.keys()]) {
+      const inst = this.instances.get(id);
+      if (!inst || !isActive(inst.state) || !filter(inst.snapshot)) continue;
+      this.runs.delete(id);
+      inst.transition('interrupted', { pid: undefined, error: reason });
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Re-attaches a live agent that outlived the process that started it (a terminal that survived a window
    * reload): its events flow into the instance again and Stop/Follow Up reach it.
    * @throws Error if the instance is unknown or already driven by this process.

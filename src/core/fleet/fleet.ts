@@ -116,6 +116,16 @@ export class Fleet extends Disposable {
     if (inst.snapshot.mode !== mode) inst.update({ mode });
   }
 
+  /**
+   * Before the host exits: background agents this process drives die with it, so they are recorded as
+   * `interrupted` (Resume after the restart) rather than failed by their killing; the registry is flushed. Terminal
+   * agents are left alone: their terminals survive a window reload and are re-attached.
+   */
+  async shutdown(): Promise<void> {
+    this.dispatcher.interruptAll((s) => s.mode === 'background', 'Grove was closed while the agent was working');
+    await this.flush();
+  }
+
   /** See {@link Dispatcher.attach}. */
   attach(id: string, connect: (onEvent: (event: AgentEvent) => void) => AgentHandle): void {
     this.dispatcher.attach(id, connect);

@@ -191,6 +191,22 @@ describe('fleet/fleet', () => {
     fleet.dispose();
   });
 
+  it('shutdown() records running background agents as interrupted (resumable), not failed by their killing, and leaves terminal agents alone', async () => {
+    const agents = new FakeAgents(10);
+    agents.waitTitles.add('Bg').add('Term');
+    const fleet = new Fleet({ worktrees: new FakeWorktrees(['Bg', 'Term'], 2), agents, commonDir: async () => dir });
+    const [bg] = await fleet.dispatch([{ title: 'Bg', prompt: 'Work in the background' }], repo);
+    const [term] = await fleet.dispatch([{ title: 'Term', prompt: 'Work in a terminal', mode: 'terminal' }], repo);
+    await waitForEvent(fleet.onDidChangeInstances, () => fleet.instances().every((i) => i.state === 'waiting'), 5000);
+    await fleet.shutdown();
+    assert.equal(fleet.get(bg.id)!.state, 'interrupted');
+    assert.equal(fleet.get(bg.id)!.error, 'Grove was closed while the agent was working');
+    assert.equal(fleet.get(term.id)!.state, 'waiting', 'a terminal agent (its terminal survives a reload) was interrupted');
+    const onDisk = Object.fromEntries((await new InstanceRegistry(dir).read()).map((x) => [x.id, x]));
+    assert.equal(onDisk[bg.id].state, 'interrupted', 'the interruption was not on disk when shutdown() resolved');
+    fleet.dispose();
+  });
+
   it('dispatch through the fleet lands in the registry with prompt, branch, session and cost; remove deletes it', async () => {
     const fleet = new Fleet({ worktrees: new FakeWorktrees(['One'], 2), agents: new FakeAgents(5), commonDir: async () => dir });
     const [one] = await fleet.dispatch([{ title: 'One', prompt: 'Do one' }], repo);
