@@ -20,13 +20,15 @@ export class StatusBarSummary extends Disposable {
     const waiting = count((i) => i.state === 'waiting');
     const queued = count((i) => i.state === 'queued');
     const done = count((i) => i.state === 'done');
-    const failed = count((i) => i.state === 'failed' || i.state === 'interrupted');
+    const failed = count((i) => i.state === 'failed');
+    const interrupted = count((i) => i.state === 'interrupted');
     const parts: string[] = [];
     if (running) parts.push(`${running} running`);
     if (waiting) parts.push(`${waiting} waiting`);
     if (queued) parts.push(`${queued} queued`);
     if (done) parts.push(`${done} done`);
     if (failed) parts.push(`${failed} failed`);
+    if (interrupted) parts.push(`${interrupted} interrupted`);
     if (parts.length === 0) {
       this.item.hide();
       return;

@@ -115,13 +115,9 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       await page.keyboard.press('Enter');
     },
     async openGrove() {
-      const tab = page.getByRole('tab', { name: /^Grove/ }).first();
-      await tab.waitFor({ state: 'visible', timeout: 60_000 });
-      // Clicking the container that is already shown (a reload restores it) would hide the side bar.
-      await page.locator('.sidebar .composite.title').first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
-      const shown = await page.locator('.sidebar .composite.title', { hasText: /grove/i }).first().isVisible().catch(() => false);
-      if (!shown) await tab.click();
-      // A lone view has its header folded into the container's title, so wait for the view's pane itself.
+      // The view's focus command shows the container whatever its state; clicking its activity-bar tab would hide
+      // the side bar when the container is already shown (as after a reload).
+      await wb.runCommand('Grove: Focus on Agents View');
       await page.locator('.pane-header[aria-label^="Agents"]').first().waitFor({ state: 'attached', timeout: 30_000 });
       await page.locator('.sidebar .composite.title', { hasText: /grove/i }).first().waitFor({ state: 'visible', timeout: 30_000 });
     },

@@ -34,7 +34,10 @@ describe('UI: a window reload in the middle of a run', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+    if (this.currentTest?.state !== 'failed') return;
+    await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+    const registry = path.join(repoDir, '.git', 'grove', 'instances.json');
+    if (fs.existsSync(registry)) console.log(`registry after the failure:\n${fs.readFileSync(registry, 'utf8').slice(0, 4000)}`);
   });
 
   after(async () => {
@@ -58,6 +61,7 @@ describe('UI: a window reload in the middle of a run', function () {
     await wb.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     await wb.openGrove();
     for (const t of TASKS) await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.page.locator('.statusbar-item', { hasText: 'Grove: 2 interrupted' }).first().waitFor({ state: 'visible' });
     await wb.screenshot('reload-interrupted');
   });
 

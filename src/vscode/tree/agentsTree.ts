@@ -239,7 +239,9 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     const hasInstances = this.instancesOf(root).some((i) => samePath(i.worktreePath, wtPath)) || this.claudeSessions.inside(wtPath).length > 0;
     const label = wt?.branch ?? path.basename(wtPath);
     const item = new vscode.TreeItem(label, hasInstances ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
-    item.id = `worktree:${wtPath}`;
+    // VS Code keeps the collapse state it first saw for an id: a worktree that gains its first agent must get a new
+    // id, or it would stay a closed leaf instead of opening on its agent.
+    item.id = `worktree:${wtPath}${hasInstances ? ':parent' : ''}`;
     item.resourceUri = vscode.Uri.file(wtPath);
     if (!wt) return item;
     item.description = describeWorktree(wt, this.stats.diffStat(wt.path));
