@@ -86,6 +86,11 @@ export async function startCodeServer({ folder, stateDir, env = {}, extensionsDi
   const bin = ensureCodeServer();
   const userDir = path.join(stateDir, 'user-data', 'User');
   fs.mkdirSync(userDir, { recursive: true });
+  // Machine-scoped settings (such as grove.claudePath) of a remote window come from the remote's Machine settings,
+  // not from User settings: write both, as a user of a remote host would set them.
+  const machineDir = path.join(stateDir, 'user-data', 'Machine');
+  fs.mkdirSync(machineDir, { recursive: true });
+  fs.writeFileSync(path.join(machineDir, 'settings.json'), JSON.stringify(settings, null, 2));
   fs.writeFileSync(path.join(userDir, 'settings.json'), JSON.stringify({
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,

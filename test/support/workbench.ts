@@ -110,9 +110,10 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ state: 'visible' });
       await input.fill(`>${title}`);
-      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+      // The row whose label is exactly the command (recently used or similar commands may be listed first).
+      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
       await row.waitFor({ state: 'visible', timeout: 15_000 });
-      await page.keyboard.press('Enter');
+      await row.click();
     },
     async openGrove() {
       // The view's focus command shows the container whatever its state; clicking its activity-bar tab would hide
