@@ -125,3 +125,15 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
   };
   return wb;
 }
+
+/**
+ * Registers a mocha afterEach that saves `test-results/failure-<test>.png` when a test fails, and runs `also` (e.g.
+ * to print state files) then.
+ */
+export function screenshotOnFailure(wb: () => Workbench | undefined, also?: () => void): void {
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return;
+    await wb()?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
+    also?.();
+  });
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startDemoModel, type DemoModel } from '../support/demoModel';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
-import { openWorkbench, Workbench } from '../support/workbench';
+import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 const TASKS = ['Add a farewell function', 'Document the API', 'Add a license file'];
 
@@ -33,9 +33,7 @@ describe('UI: dispatch a plan, watch the agents finish, review and merge one', f
     await wb.openGrove();
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  screenshotOnFailure(() => wb);
 
   after(async () => {
     await wb?.close();

@@ -6,7 +6,7 @@ import { startDemoModel, type DemoModel } from '../support/demoModel';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
 import { bash, text } from '../support/scriptedModel';
-import { openWorkbench, Workbench } from '../support/workbench';
+import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 describe('UI: Dispatch Task from the view, and a permission request answered in VS Code', function () {
   let wb: Workbench;
@@ -27,9 +27,7 @@ describe('UI: Dispatch Task from the view, and a permission request answered in 
     await wb.openGrove();
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  screenshotOnFailure(() => wb);
 
   after(async () => {
     await wb?.close();

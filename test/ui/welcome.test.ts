@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
-import { openWorkbench, Workbench } from '../support/workbench';
+import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 describe('UI: Grove in the workbench (installed from the .vsix)', function () {
   let wb: Workbench;
@@ -15,9 +15,7 @@ describe('UI: Grove in the workbench (installed from the .vsix)', function () {
     wb = await openWorkbench(repo);
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  screenshotOnFailure(() => wb);
 
   after(async () => {
     await wb?.close();

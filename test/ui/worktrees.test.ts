@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
-import { openWorkbench, Workbench } from '../support/workbench';
+import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 describe('UI: a worktree created from the Agents view and removed again', function () {
   let wb: Workbench;
@@ -17,9 +17,7 @@ describe('UI: a worktree created from the Agents view and removed again', functi
     await wb.openGrove();
   });
 
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed') await wb?.screenshot(`failure-${this.currentTest.title.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => undefined);
-  });
+  screenshotOnFailure(() => wb);
 
   after(async () => wb?.close());
 
