@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { isProcessAlive } from '../fleet/registry';
+import { isProcessAlive } from '../platform/processes';
 import { MARKER_VAR } from './agentProcess';
 
 /** True when `pid` is an agent process Grove started (never a driver: a window, a CLI, an MCP server). */

@@ -12,7 +12,8 @@ import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { Dispatcher, type AgentHandle, type DispatcherOptions, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './dispatcher';
 import { isActive, type Instance } from './instance';
-import { InstanceRegistry, isProcessAlive, type RegistryCorruption, type RegistryOptions } from './registry';
+import { isProcessAlive } from '../platform/processes';
+import { InstanceRegistry, type RegistryCorruption, type RegistryOptions } from './registry';
 
 export interface FleetPorts extends DispatcherPorts {
   /** The git common dir of a repository (`git rev-parse --git-common-dir`, absolute), where its registry lives. */

@@ -26,6 +26,7 @@ import type { InstanceSnapshot } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
+import { isProcessAlive } from '../platform/processes';
 
 export const REGISTRY_FOLDER = 'grove';
 export const REGISTRY_FILE = 'instances.json';
@@ -338,16 +339,6 @@ export class InstanceRegistry extends Disposable {
       // Gone already.
     }
     return true;
-  }
-}
-
-/** `process.kill(pid, 0)` probes a process without signalling it, on Windows too. EPERM means it exists. */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
