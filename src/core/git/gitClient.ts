@@ -31,6 +31,8 @@ export interface GitCallOptions {
   okExitCodes?: readonly number[];
   /** Receives stdout and stderr as they arrive (long operations such as `submodule update`). */
   onOutput?: (chunk: string) => void;
+  /** Extra environment for this call only (e.g. `GIT_INDEX_FILE` for a private index). */
+  env?: Record<string, string>;
 }
 
 export interface GitResult {
@@ -106,14 +108,14 @@ export class GitClient {
   }
 
   private async spawn(cwd: string, args: readonly string[], options: GitCallOptions, isRead: boolean): Promise<GitResult> {
-    const { signal, okExitCodes = [], onOutput } = options;
+    const { signal, okExitCodes = [], onOutput, env } = options;
     if (signal?.aborted) throw cancelled(args);
     if (!fs.existsSync(cwd)) {
       throw new GitError(`Folder does not exist: ${cwd}`, { code: 'NotFound', args });
     }
     const started = Date.now();
     let failure: ExitFailure | undefined;
-    const git = this.create(cwd, signal, isRead, (f) => (failure = f));
+    const git = this.create(cwd, signal, isRead, (f) => (failure = f), env);
     if (onOutput) {
       git.outputHandler((_command, stdout, stderr) => {
         stdout.on('data', (b: Buffer) => onOutput(b.toString('utf8')));
@@ -138,7 +140,7 @@ export class GitClient {
     }
   }
 
-  private create(cwd: string, signal: AbortSignal | undefined, isRead: boolean, onFailure: (f: ExitFailure) => void): SimpleGit {
+  private create(cwd: string, signal: AbortSignal | undefined, isRead: boolean, onFailure: (f: ExitFailure) => void, callEnv?: Record<string, string>): SimpleGit {
     const git = simpleGit({
       baseDir: cwd,
       binary: this.gitPath,
@@ -175,6 +177,7 @@ export class GitClient {
     git.env({
       ...process.env,
       ...this.env,
+      ...callEnv,
       // Stable, English messages for classification; no prompt can ever block a background call.
       LC_ALL: 'C',
       LANGUAGE: 'C',
