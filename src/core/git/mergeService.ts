@@ -142,6 +142,8 @@ export interface MergeResult {
 export interface CommitWorkOptions {
   worktreePath: string;
   message: string;
+  /** Paths never to stage (the files Grove copied into the worktree). */
+  exclude?: readonly string[];
   signal?: AbortSignal;
 }
 

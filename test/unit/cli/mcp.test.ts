@@ -119,7 +119,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const refused = await mcp.call('grove_merge', { id: inst.id });
     assert.equal(refused.isError, true);
-    assert.match(refused.text, /not committed/);
+    assert.match(refused.text, /has uncommitted work/);
     const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
     assert.equal(merged.isError, false, merged.text);
     assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
