@@ -70,7 +70,7 @@ function runWorkers(root: string, count: number, env: Record<string, string>, ti
   }));
   // Give every worker time to load, then release them at once.
   setTimeout(() => fs.writeFileSync(go, ''), 1500);
-  return Promise.all(workers);
+  return Promise.all(workers).finally(() => fs.rmSync(path.dirname(go), { recursive: true, force: true }));
 }
 
 function defineTests(support: typeof import('../../support/repo'), procs: typeof import('./support/processes')): void {
