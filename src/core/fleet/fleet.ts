@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import type { AgentHandle } from '../agents/port';
 import type { AgentEvent, AgentMode, DriverIdentity, InstanceSnapshot, MergeRecord } from '../model';
-import { localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
+import { liveness, localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
 import { GroveError } from '../errors';
 import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
@@ -241,6 +241,20 @@ export class Fleet extends Disposable {
     }
     this.armOrphanTimer();
     return orphans.length;
+  }
+
+  /**
+   * Stops an instance whose driver is dead but whose agent still runs (a terminal session whose window went away):
+   * its agent process is ended (only the very process recorded) and the instance recorded `stopped`.
+   */
+  async stopOrphan(id: string): Promise<void> {
+    const inst = this.requireInstance(id);
+    const s = inst.snapshot;
+    if (this.isDriving(id) || !(isActive(s.state) || s.state === 'queued')) return;
+    if (s.driver && liveness(s.driver, this.probe) !== 'dead') throw new GroveError('Busy', `"${s.title}" is driven by a live process.`);
+    if (s.agent && this.options.endOrphanAgent) await this.options.endOrphanAgent(s.agent);
+    const now = this.dispatcher.get(id);
+    if (now && (isActive(now.state) || now.state === 'queued')) now.transition('stopped');
   }
 
   /** Resolves when every change so far is on disk. */

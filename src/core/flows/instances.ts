@@ -105,6 +105,11 @@ export async function stop(g: Grove, id: string): Promise<StopResult> {
     const s = requireInstance(g, id);
     return { instance: s, message: before.state !== s.state ? `"${s.title}" was ${s.state}: the process that drove it had ended.` : `"${s.title}" was already ${s.state}.` };
   }
+  if (liveness(owner.driver) === 'dead') {
+    // Its driver is gone but its agent lives (a terminal session): nobody can be asked, so end it here.
+    await g.fleet.stopOrphan(id);
+    return { instance: requireInstance(g, id), message: `Stopped "${before.title}" (${describeDriver(owner.driver)}, which drove it, had ended).` };
+  }
   const { request, mailbox } = await g.fleet.request(id, 'stop');
   const stopped = await until(() => {
     const s = g.fleet.get(id);

@@ -141,7 +141,7 @@ async function removeKeepingRecord(g: Grove, id: string): Promise<RemoveOutcome>
   const report = plan.report;
   // Nothing uncommitted and every commit landed (by merge, squash or rebase): `force` only overrides git's view that
   // squashed commits are unmerged.
-  if (report) await g.worktrees.remove(report.path, { deleteBranch: 'always', repoRoot: inst.repoRoot, force: true });
+  if (report) await g.worktrees.remove(report.path, { deleteBranch: 'always', repoRoot: inst.repoRoot, force: true, releasedLockOf: g.self });
   g.fleet.archive(id);
   return { removedInstances: [], worktreePath: report?.path, branch: report?.branch, branchDeleted: !!report?.branch };
 }

@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import { GroveError } from '../errors';
 import { isGitError } from '../git/gitError';
-import type { RemovalReport, RemoveResult } from '../git/worktreeManager';
+import { describeLoss, type RemovalReport, type RemoveResult } from '../git/worktreeManager';
+import { samePath } from '../util/fsPaths';
 import { isActive } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
@@ -66,8 +67,8 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
     repoRoot = inst.repoRoot;
   }
   const instances = req.id
-    ? [requireInstance(g, req.id), ...(worktreePath ? g.fleet.instances().filter((i) => i.id !== req.id && !i.archived && sameWorktree(i.worktreePath, worktreePath!)) : [])]
-    : g.fleet.instances().filter((i) => !i.archived && worktreePath && sameWorktree(i.worktreePath, worktreePath));
+    ? [requireInstance(g, req.id), ...(worktreePath ? g.fleet.instances().filter((i) => i.id !== req.id && !i.archived && samePath(i.worktreePath, worktreePath!)) : [])]
+    : g.fleet.instances().filter((i) => !i.archived && worktreePath && samePath(i.worktreePath, worktreePath));
   let report: RemovalReport | undefined;
   if (worktreePath) {
     try {
@@ -81,14 +82,14 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
   if (report && report.commits.length && report.branch && report.baseRef && !report.merged) {
     // Work landed by squash or rebase is in the base although its commits are not: it is not lost with the branch.
     const landed = await g.merges.isContentMerged({ repoRoot: repoRoot ?? report.path, branch: report.branch, baseRef: report.baseRef }).catch(() => false);
-    if (landed) report = { ...report, commits: [], merged: true, hasLoss: report.uncommitted.length + report.untracked.length > 0 };
+    if (landed) report = { ...report, commits: [], merged: true, hasLoss: report.hasWorktreeLoss };
   }
   const running = instances.filter((i) => isActive(i.state) || i.state === 'queued');
   return {
     ...(report ? { report } : {}),
     instances,
     running,
-    hasLoss: !!report?.hasLoss,
+    hasLoss: !!report?.hasLoss && (report.hasWorktreeLoss || (report.commits.length > 0 && !report.merged)),
     unmergedCommits: !!report && report.commits.length > 0 && !report.merged,
   };
 }
@@ -108,7 +109,7 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
       throw new GroveError('Busy', `"${plan.running[0]!.title}" is ${plan.running[0]!.state}: stop it first, or remove with force (it is stopped, then removed).`);
     }
     const losesCommits = !!req.deleteBranch && plan.unmergedCommits;
-    const wouldLose = !!report && (report.uncommitted.length + report.untracked.length > 0 || losesCommits || detachedLoss(report));
+    const wouldLose = !!report && (report.hasWorktreeLoss || losesCommits);
     if (wouldLose && !req.force) {
       throw new GroveError('WouldLoseWork', `Removing "${name}" would lose work:\n${describeLoss(report!, { deleteBranch: !!req.deleteBranch }).join('\n')}\nNothing was removed. Merge it first, or remove with force to discard this.`, report);
     }
@@ -120,7 +121,10 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
     let result: RemoveResult;
     try {
       result = await g.worktrees.remove(report.path, {
-        force: report.hasLoss || detachedLoss(report),
+        force: report.hasLoss,
+        // After the stop above, this process's own lock may linger until the asynchronous unlock: not a live agent.
+        releasedLockOf: g.self,
+        // The backup ref `remove` writes before deleting a branch stays (restorable); nothing drops it here.
         deleteBranch: decision === 'deleteBranch' || report.merged ? 'always' : 'ifMerged',
         repoRoot: req.repoRoot ?? plan.instances[0]?.repoRoot,
       });
@@ -138,41 +142,4 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
     if (log) fs.rmSync(log, { force: true });
   }
   return out;
-}
-
-/** Commits reachable only from a detached HEAD are lost with the worktree whatever happens to branches. */
-function detachedLoss(r: RemovalReport): boolean {
-  return !r.branch && r.commits.length > 0;
-}
-
-/** The loss a removal would cause, as lines for a person (modal detail, CLI refusal, MCP error). Pure. */
-export function describeLoss(r: RemovalReport, options: { deleteBranch?: boolean; max?: number } = {}): string[] {
-  const max = options.max ?? 20;
-  const lines: string[] = [];
-  const list = (label: string, items: string[]) => {
-    if (!items.length) return;
-    lines.push(`${label} (${items.length}):`, ...items.slice(0, max).map((i) => `  ${i}`), ...(items.length > max ? [`  … and ${items.length - max} more`] : []));
-  };
-  list('Uncommitted changes that would be discarded', r.uncommitted);
-  list('Untracked files that would be deleted', r.untracked);
-  const commits = r.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`);
-  if (!r.branch) list('Commits on the detached HEAD that no branch has (lost with the worktree)', commits);
-  else if (!r.merged) {
-    list(`Commits not in ${r.baseRef ?? 'any other branch'}${options.deleteBranch ? ' (lost with the branch)' : ' (kept on the branch unless it is deleted)'}`, commits);
-  }
-  return lines;
-}
-
-function sameWorktree(a: string, b: string): boolean {
-  if (!a || !b) return false;
-  const norm = (p: string) => {
-    try {
-      return fs.realpathSync.native(p);
-    } catch {
-      return p;
-    }
-  };
-  const x = norm(a);
-  const y = norm(b);
-  return process.platform === 'win32' || process.platform === 'darwin' ? x.toLowerCase() === y.toLowerCase() : x === y;
 }

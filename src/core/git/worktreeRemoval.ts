@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../util/logger';
-import { liveness, localProbe, type ProcessProbe } from '../platform/processes';
+import { liveness, localProbe, sameProcess, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
 import type { GitClient } from './gitClient';
 import { GitError } from './gitError';
 import { BACKUP_REF_PREFIX } from './mergeService';
@@ -156,8 +156,8 @@ export async function removeWorktree(ctx: RemovalContext, worktreePath: string, 
   const { signal, force = false, deleteBranch = 'ifMerged' } = options;
   const { report, located, taskTip, taskCheckedOutIn, hasSubmodules } = await inspect(ctx, worktreePath, { signal, repoRoot: options.repoRoot });
   if (report.isMain) throw new GitError(`${report.path} is the repository's main worktree; it cannot be removed.`, { code: 'IsMainWorktree' });
-  refuseLocked(report);
-  if (report.hasLoss && !force) throw new GitError(describeLoss(report), { code: 'WouldLoseWork', details: report });
+  refuseLocked(report, options.releasedLockOf);
+  if (report.hasLoss && !force) throw new GitError(`Removing ${report.path} would lose work:\n${describeLoss(report).join('\n')}`, { code: 'WouldLoseWork', details: report });
   const { repoRoot, commonDir } = located;
 
   const result: RemoveResult = { path: report.path, branch: report.taskBranch ?? report.branch, branchDeleted: false };
@@ -211,8 +211,9 @@ export async function removeWorktree(ctx: RemovalContext, worktreePath: string, 
   }, signal);
 }
 
-function refuseLocked(report: RemovalReport): void {
+function refuseLocked(report: RemovalReport, released?: ProcessIdentity): void {
   if (!report.locked) return;
+  if (released && report.lockOwner && sameProcess(report.lockOwner, released)) return;
   const reason = report.lockedReason ? ` (${report.lockedReason})` : '';
   if (!report.lockedReason?.startsWith(GROVE_LOCK_PREFIX)) {
     throw new GitError(`${report.path} is locked${reason} by something other than Grove; unlock it first.`, { code: 'WorktreeLocked', details: report });
@@ -229,14 +230,24 @@ function refuseLocked(report: RemovalReport): void {
   }
 }
 
-export function describeLoss(r: RemovalReport): string {
-  const parts: string[] = [];
-  const list = (items: string[]) => items.slice(0, 10).join(', ') + (items.length > 10 ? `, … (${items.length - 10} more)` : '');
-  const commits = (cs: CommitSummary[]) => list(cs.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`));
-  if (r.uncommitted.length) parts.push(`${r.uncommitted.length} uncommitted file(s): ${list(r.uncommitted)}`);
-  if (r.untracked.length) parts.push(`${r.untracked.length} untracked file(s): ${list(r.untracked)}`);
-  if (r.commits.length) parts.push(`${r.commits.length} commit(s) not in ${r.baseRef ?? 'any other branch'}: ${commits(r.commits)}`);
-  if (r.detachedCommits.length) parts.push(`${r.detachedCommits.length} commit(s) made on a detached HEAD that no branch has: ${commits(r.detachedCommits)}`);
-  for (const s of r.submoduleCommits) parts.push(`${s.commits.length} unpushed commit(s) in submodule ${s.path}: ${commits(s.commits)}`);
-  return `Removing ${r.path} would lose ${parts.join('; ')}.`;
+/**
+ * The loss a removal would cause, as lines for a person — the one text behind the refusal here, the CLI and MCP
+ * refusals and VS Code's confirmation modal. `deleteBranch`: the branch's own commits are lost too. Pure.
+ */
+export function describeLoss(r: RemovalReport, options: { deleteBranch?: boolean; max?: number } = {}): string[] {
+  const max = options.max ?? 20;
+  const lines: string[] = [];
+  const list = (label: string, items: string[]) => {
+    if (!items.length) return;
+    lines.push(`${label} (${items.length}):`, ...items.slice(0, max).map((i) => `  ${i}`), ...(items.length > max ? [`  … and ${items.length - max} more`] : []));
+  };
+  const commits = (cs: CommitSummary[]) => cs.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`);
+  list('Uncommitted changes that would be discarded', r.uncommitted);
+  list('Untracked files that would be deleted', r.untracked);
+  list('Commits made on a detached HEAD that no branch has (lost with the worktree)', commits(r.detachedCommits));
+  for (const s of r.submoduleCommits) list(`Unpushed commits in the submodule ${s.path} (lost with the worktree)`, commits(s.commits));
+  if (!r.merged) {
+    list(`Commits not in ${r.baseRef ?? 'any other branch'}${options.deleteBranch ? ' (lost with the branch)' : ' (kept on the branch unless it is deleted)'}`, commits(r.commits));
+  }
+  return lines;
 }

@@ -148,6 +148,11 @@ export interface RemoveOptions {
   /** The user confirmed the loss listed by {@link WorktreeManager.inspectRemoval}. */
   force?: boolean;
   /**
+   * A Grove lock this process holds although none of its agents runs there any more (the unlock after an agent's
+   * exit is asynchronous): it does not block the removal.
+   */
+  releasedLockOf?: ProcessIdentity;
+  /**
    * What to do with the task branch (the branch Grove created for this worktree; a branch someone else checked out
    * in it is never deleted). `ifMerged` (default): only when its tip is in its base.
    */

@@ -1,116 +1,154 @@
 /**
- * A cross-process advisory lock: a file created with `open(…, 'wx')` (atomic on every platform and on network file
- * systems that honour O_EXCL) holding its owner's pid, host, start time and a token. A lock whose owner is
- * verifiably dead (same host; pid gone or reused) or that is older than `staleMs` is broken; a lock is released only
- * by its owner (the token), so a lock broken as stale and taken by another process is never removed by the first.
+ * A cross-process advisory lock: a file created with `open(…, 'wx')` (atomic everywhere, network file systems that
+ * honour O_EXCL included) holding its owner's identity (pid + host + start time, see core/platform/processes.ts) and
+ * a token. A lock whose owner is dead (pid gone, or reused by a process that started at another time) — or, when
+ * `staleMs` is given, older than that — is broken; a live owner's (or one on another host, whose processes cannot be
+ * seen) is waited for, up to a timeout. Only the owner (its token) releases a lock.
  */
-import { randomUUID } from 'node:crypto';
-import fsp from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
-import { currentProcess, liveness, localProbe, type ProcessProbe } from '../platform/processes';
-import { nullLogger, type Logger } from './logger';
+import { currentProcess, liveness, localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
+import type { Logger } from './logger';
 
 export interface FileLockOptions {
-  /** Give up after this long (default 10 s). */
-  timeoutMs?: number;
-  /** A lock older than this is abandoned (default 30 s; hold locks for short critical sections only). */
-  staleMs?: number;
   probe?: ProcessProbe;
+  signal?: AbortSignal;
+  /** How long to wait for a live owner (default 120 s). */
+  timeoutMs?: number;
+  /** A lock file with no readable owner yet (its creator is writing it) counts as live this long (default 10 s). */
+  unreadableGraceMs?: number;
+  /** A lock held longer than this is abandoned even if its owner lives (for locks held only for milliseconds). */
+  staleMs?: number;
   logger?: Logger;
 }
 
-interface LockInfo {
-  pid: number;
-  host: string;
-  startTime?: string;
-  at: number;
-  token: string;
-}
-
+/** The lock stayed taken for `timeoutMs`; `holder` says by whom, when readable. */
 export class LockTimeoutError extends Error {
-  constructor(readonly file: string, timeoutMs: number) {
-    super(`Timed out after ${timeoutMs} ms waiting for the lock ${file}`);
+  constructor(readonly file: string, readonly timeoutMs: number, readonly holder?: ProcessIdentity) {
+    super(`Timed out after ${timeoutMs} ms waiting for the lock ${file}${holder ? ` (held by process ${holder.pid} on ${holder.host})` : ''}`);
     this.name = 'LockTimeoutError';
   }
 }
 
-/** Runs `fn` while holding the lock file `file`. */
-export async function withFileLock<T>(file: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const probe = options.probe ?? localProbe;
-  const logger = options.logger ?? nullLogger;
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  const me = currentProcess(probe);
-  const info: LockInfo = { pid: me.pid, host: me.host, ...(me.startTime ? { startTime: me.startTime } : {}), at: Date.now(), token: randomUUID() };
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await fsp.open(file, 'wx', 0o600);
-      try {
-        info.at = Date.now();
-        await handle.writeFile(JSON.stringify(info));
-      } finally {
-        await handle.close();
-      }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (await breakStale(file, options.staleMs ?? 30_000, probe, logger)) continue;
-      if (Date.now() > deadline) throw new LockTimeoutError(file, timeoutMs);
-      await sleep(2 + Math.random() * Math.min(40, 4 * (attempt + 1)));
-    }
+export class LockAbortedError extends Error {
+  constructor(readonly file: string) {
+    super(`Cancelled while waiting for the lock ${file}`);
+    this.name = 'LockAbortedError';
   }
+}
+
+interface LockContent extends ProcessIdentity {
+  acquiredAt: number;
+  token: string;
+}
+
+/** Runs `fn` while holding the lock file; always releases it (only if it is still ours). */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+  const token = await acquire(file, options);
   try {
     return await fn();
   } finally {
-    await release(file, info.token, logger);
+    release(file, token);
   }
 }
 
-async function release(file: string, token: string, logger: Logger): Promise<void> {
-  try {
-    const text = await fsp.readFile(file, 'utf8');
-    if (text.includes(token)) await fsp.rm(file, { force: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn(`releasing ${file} failed: ${(err as Error).message}`);
+async function acquire(file: string, options: FileLockOptions): Promise<string> {
+  const { probe = localProbe, signal, timeoutMs = 120_000, unreadableGraceMs = 10_000, staleMs } = options;
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const me = currentProcess(probe);
+  const token = randomBytes(8).toString('hex');
+  const content: LockContent = { ...me, acquiredAt: Date.now(), token };
+  const started = Date.now();
+  let delay = 10;
+  for (;;) {
+    if (signal?.aborted) throw new LockAbortedError(file);
+    try {
+      const fd = fs.openSync(file, 'wx');
+      try {
+        fs.writeSync(fd, JSON.stringify(content));
+      } finally {
+        fs.closeSync(fd);
+      }
+      return token;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const held = readLock(file);
+    if (held === 'gone') continue;
+    if (held === 'unreadable') {
+      if (Date.now() - mtime(file) > unreadableGraceMs) breakLock(file, undefined);
+    } else if (liveness(held, probe) === 'dead' || (staleMs !== undefined && Date.now() - held.acquiredAt > staleMs)) {
+      options.logger?.warn(`broke the stale lock ${file}: ${liveness(held, probe) === 'dead' ? `its owner (pid ${held.pid}) is gone` : `held for ${Date.now() - held.acquiredAt} ms`}`);
+      breakLock(file, held.token);
+      continue;
+    }
+    if (Date.now() - started > timeoutMs) throw new LockTimeoutError(file, timeoutMs, held === 'unreadable' ? undefined : held);
+    await sleep(delay, signal);
+    delay = Math.min(delay * 2, 200);
   }
 }
 
-/** Removes the lock file if its owner is gone or it is too old; true if it was removed (or vanished). */
-async function breakStale(file: string, staleMs: number, probe: ProcessProbe, logger: Logger): Promise<boolean> {
+function readLock(file: string): LockContent | 'gone' | 'unreadable' {
   let text: string;
-  let mtimeMs: number;
   try {
-    text = await fsp.readFile(file, 'utf8');
-    mtimeMs = (await fsp.stat(file)).mtimeMs;
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : 'unreadable';
   }
-  let info: Partial<LockInfo> | undefined;
   try {
-    info = JSON.parse(text) as Partial<LockInfo>;
+    const c = JSON.parse(text) as LockContent;
+    return Number.isInteger(c.pid) && typeof c.host === 'string' && typeof c.token === 'string' ? c : 'unreadable';
   } catch {
-    info = undefined; // being written right now, or garbage: only age decides
+    return 'unreadable';
   }
-  const age = Date.now() - (typeof info?.at === 'number' ? info.at : mtimeMs);
-  let stale: string | undefined;
-  if (age > staleMs) stale = `held for ${age} ms`;
-  else if (typeof info?.pid === 'number' && typeof info.host === 'string' && info.pid !== process.pid
-    && liveness({ pid: info.pid, host: info.host, ...(info.startTime ? { startTime: info.startTime } : {}) }, probe) === 'dead') {
-    stale = `its owner (pid ${info.pid}) is gone`;
-  }
-  if (!stale) return false;
-  // Re-read just before removing: remove only the very lock judged stale, not a fresh one taken meanwhile.
-  try {
-    if ((await fsp.readFile(file, 'utf8')) !== text) return true;
-    await fsp.rm(file, { force: true });
-    logger.warn(`broke the stale lock ${file}: ${stale}`);
-  } catch {
-    // Gone already.
-  }
-  return true;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Removes a dead owner's lock without ever removing a live one: the file is first renamed to a private name (atomic;
+ * of two breakers only one succeeds), then its content checked. If it turns out to be someone else's fresh lock
+ * (created between our read and the rename), it is put back with `link` (which fails rather than overwrite).
+ */
+function breakLock(file: string, deadToken: string | undefined): void {
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.broken`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return; // someone else broke or released it
+  }
+  const content = readLock(aside);
+  const isTheDeadOne = deadToken === undefined ? content === 'unreadable' : content !== 'gone' && content !== 'unreadable' && content.token === deadToken;
+  if (!isTheDeadOne) {
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      // A new lock was taken meanwhile; the moved one's owner will find its lock gone at release (harmless).
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+function release(file: string, token: string): void {
+  const held = readLock(file);
+  if (held !== 'gone' && held !== 'unreadable' && held.token === token) fs.rmSync(file, { force: true });
+}
+
+function mtime(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return Date.now();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

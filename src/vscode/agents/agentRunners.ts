@@ -56,6 +56,9 @@ export class AgentRunners extends Disposable implements AgentPort {
       if (inst.mode !== 'terminal' || !isActive(inst.state) || fleet.isDriving(inst.id)) continue;
       const terminal = await this.terminals.findTerminal(inst);
       if (!terminal) continue;
+      // The worktree's lock names the window that started the agent; it names this one from now on.
+      await this.parts.worktrees.unlock(inst.worktreePath).catch(() => undefined);
+      await this.parts.worktrees.lock(inst.worktreePath, `agent "${inst.title.slice(0, 60)}" is running`).catch((err: Error) => this.parts.logger.warn(`lock ${inst.worktreePath}: ${err.message}`));
       fleet.attach(inst.id, (onEvent) => this.terminals.reattach(inst, terminal, (e) => {
         if (e.type === 'exit') void this.parts.worktrees.unlock(inst.worktreePath).catch((err: Error) => this.parts.logger.warn(`unlock ${inst.worktreePath}: ${err.message}`));
         onEvent(e);

@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { stateLabel } from '../tree/format';
 import { UserFacingError } from './register';
+import { samePath } from '../../core/util/fsPaths';
 
 /** The repository to act on: the node's, the only one, or the user's pick. */
 export async function pickRepository(s: Services, node?: Node): Promise<RepositoryState> {
@@ -36,7 +37,7 @@ export async function pickWorktree(s: Services, node?: Node, filter: (w: Worktre
   if (node?.kind === 'instance') {
     const inst = s.fleet.get(node.id);
     const repo = inst && s.repos.find(inst.repoRoot);
-    const worktree = repo?.worktrees.find((w) => path.resolve(w.path) === path.resolve(inst!.worktreePath));
+    const worktree = repo?.worktrees.find((w) => !!inst!.worktreePath && samePath(w.path, inst!.worktreePath));
     if (repo && worktree) return { repo, worktree };
   }
   const repos = await s.repos.repositories();
@@ -60,7 +61,7 @@ export async function pickInstance(s: Services, node: Node | undefined, filter: 
     if (inst) return inst;
   }
   if (node?.kind === 'worktree') {
-    const inst = s.fleet.instances().filter((i) => path.resolve(i.worktreePath || '/\0') === path.resolve(node.path)).filter(filter).pop();
+    const inst = s.fleet.instances().filter((i) => !!i.worktreePath && samePath(i.worktreePath, node.path)).filter(filter).pop();
     if (inst) return inst;
   }
   const items = s.fleet.instances().filter(filter).map((i) => ({ label: i.title, description: stateLabel(i), detail: i.branch, inst: i }));

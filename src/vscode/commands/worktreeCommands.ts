@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { remove, describeLoss, type RemovalPlan, type RemoveDecision, type RemoveRequest } from '../../core/flows/remove';
+import { remove, type RemovalPlan, type RemoveDecision, type RemoveRequest } from '../../core/flows/remove';
+import { describeLoss } from '../../core/git/worktreeManager';
 import { createWorktree, pruneWorktrees } from '../../core/flows/worktrees';
 import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';

@@ -15,6 +15,7 @@ import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { gitUri, GIT_SCHEME, parseGitUri } from './gitContent';
 import { changeUri, type ReviewModel } from './reviewModel';
+import { isInside } from '../../core/util/fsPaths';
 
 /** Review, sync and merge: the operator's last mile, in VS Code's own diff, multi-diff and merge editors. */
 export function reviewCommands(s: Services, merges: MergeService, review: ReviewModel) {
@@ -241,7 +242,3 @@ async function pickStrategy(inst: InstanceSnapshot): Promise<MergeStrategy | und
   return pick?.label as MergeStrategy | undefined;
 }
 
-function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return !!rel && !rel.startsWith('..') && !path.isAbsolute(rel);
-}

@@ -124,7 +124,7 @@ describe('removal never loses work silently (issue 11)', function () {
       assert.deepEqual(report.detachedCommits, [{ sha, subject: 'experiment' }]);
       assert.equal(report.hasWorktreeLoss, true);
       await assert.rejects(manager.remove(wt.path), (err: unknown) => {
-        rejectsWith('WouldLoseWork', /1 commit\(s\) made on a detached HEAD that no branch has: [0-9a-f]{8} experiment/)(err);
+        rejectsWith('WouldLoseWork', /Commits made on a detached HEAD that no branch has \(lost with the worktree\) \(1\):\n {2}[0-9a-f]{8} experiment/)(err);
         assert.equal(details(err).detachedCommits[0]!.sha, sha);
         return true;
       });
@@ -236,7 +236,7 @@ describe('removal never loses work silently (issue 11)', function () {
       assert.ok(report.uncommitted.includes('vendor/lib/lib.txt'), JSON.stringify(report.uncommitted));
       assert.ok(report.untracked.includes('vendor/lib/notes.txt'), JSON.stringify(report.untracked));
       assert.deepEqual(report.submoduleCommits, [{ path: 'vendor/lib', commits: [{ sha, subject: 'local fix' }] }]);
-      await assert.rejects(manager.remove(wt.path), rejectsWith('WouldLoseWork', /unpushed commit\(s\) in submodule vendor\/lib: [0-9a-f]{8} local fix/));
+      await assert.rejects(manager.remove(wt.path), rejectsWith('WouldLoseWork', /Unpushed commits in the submodule vendor\/lib \(lost with the worktree\) \(1\):\n {2}[0-9a-f]{8} local fix/));
       assert.equal(fs.readFileSync(path.join(sub, 'notes.txt'), 'utf8'), 'new');
       await manager.remove(wt.path, { force: true });
       assert.equal(fs.existsSync(wt.path), false);

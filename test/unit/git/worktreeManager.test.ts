@@ -394,7 +394,7 @@ describe('worktreeManager', function () {
       assert.deepEqual(report.commits, [{ sha, subject: 'agent work' }]);
       assert.equal(report.merged, false);
       await assert.rejects(manager.remove(wt.path), (err: unknown) => {
-        rejectsWith('WouldLoseWork', /1 uncommitted file\(s\): README\.md; 1 untracked file\(s\): scratch\.txt; 1 commit\(s\) not in main: [0-9a-f]{8} agent work/)(err);
+        rejectsWith('WouldLoseWork', /Uncommitted changes that would be discarded \(1\):\n {2}README\.md\nUntracked files that would be deleted \(1\):\n {2}scratch\.txt\nCommits not in main \(kept on the branch unless it is deleted\) \(1\):\n {2}[0-9a-f]{8} agent work/)(err);
         assert.equal(((err as GitError).details as RemovalReport).commits[0]!.sha, sha);
         return true;
       });
