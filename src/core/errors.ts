@@ -44,8 +44,7 @@ export class GroveError extends Error {
   }
 }
 
-/** A message without a leading product prefix (older core messages still carry "Grove: "). */
+/** The message of any thrown value, for a person. */
 export function plainMessage(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.replace(/^Grove:\s*/, '');
+  return err instanceof Error ? err.message : String(err);
 }

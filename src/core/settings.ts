@@ -8,6 +8,7 @@
  * package.json's `contributes.configuration` is the VS Code side of the same table; a unit test keeps the two equal.
  */
 import type { AgentMode } from './model';
+import { validateBranchPrefix } from './util/branchNames';
 
 export type PermissionMode = 'acceptEdits' | 'default' | 'plan' | 'bypassPermissions' | 'auto' | 'dontAsk';
 export type NotificationLevel = 'all' | 'attention' | 'off';
@@ -76,19 +77,8 @@ export interface SettingSpec {
 
 export const PERMISSION_MODES: readonly PermissionMode[] = ['acceptEdits', 'default', 'plan', 'bypassPermissions', 'auto', 'dontAsk'];
 
-/** Branch prefixes that would make ambiguous refs (`refs/heads/refs/heads/x`, `HEAD/x`). Pure. */
-export function branchPrefixProblem(prefix: string): string | undefined {
-  const p = prefix.replace(/^\/+|\/+$/g, '');
-  if (!p) return undefined;
-  const first = p.split('/')[0]!;
-  if (first === 'refs' || first === 'HEAD' || /^(FETCH|ORIG|MERGE|CHERRY_PICK|REVERT|REBASE)_HEAD$/.test(first)) {
-    return `"${prefix}" cannot start a branch name: git would confuse "${p}/x" with its own refs. Use a plain word such as "grove" or "agents".`;
-  }
-  if (/(^|\/)\.|\.\.|\.lock(\/|$)|[\s~^:?*[\\\x00-\x1f\x7f]|@\{|\/\//.test(p) || p.endsWith('.')) {
-    return `"${prefix}" is not a valid branch prefix: git refuses names with spaces, "..", "~", "^", ":", "?", "*", "[", "\\", "@{", or parts starting with "." or ending in ".lock".`;
-  }
-  return undefined;
-}
+/** The problem with a branch prefix (ambiguous with git's own refs, or not valid in a branch name), if any. Pure. */
+export const branchPrefixProblem = validateBranchPrefix;
 
 export const SETTINGS: readonly SettingSpec[] = [
   { key: 'branchPrefix', kind: { type: 'string', check: branchPrefixProblem }, default: 'grove', env: 'GROVE_BRANCH_PREFIX', summary: 'Branches are <prefix>/<task-slug>' },

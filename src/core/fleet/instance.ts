@@ -49,7 +49,7 @@ export class InstanceTransitionError extends Error {
     reason?: string,
   ) {
     super(
-      `Grove: instance ${instanceId} cannot go from "${from}" to "${to}"` +
+      `Instance ${instanceId} cannot go from "${from}" to "${to}"` +
         (reason ? ` (${reason})` : '') +
         `; allowed from "${from}": ${TRANSITIONS[from].join(', ') || 'nothing'}`,
     );
@@ -276,7 +276,7 @@ export class Instance extends Disposable {
    * instances this process does not drive; the change is flagged `external`.
    */
   mirror(snapshot: InstanceSnapshot): void {
-    if (snapshot.id !== this.data.id) throw new Error(`Grove: cannot mirror ${snapshot.id} onto instance ${this.data.id}`);
+    if (snapshot.id !== this.data.id) throw new Error(`Cannot mirror ${snapshot.id} onto instance ${this.data.id}`);
     const previousState = this.data.state;
     const changedKeys = diffKeys(this.data, snapshot);
     this.data = { ...snapshot };

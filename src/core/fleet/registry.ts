@@ -265,7 +265,7 @@ export class InstanceRegistry extends Disposable {
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
     return withFileLock(this.lockFile, fn, { timeoutMs: this.lockTimeoutMs, staleMs: this.staleLockMs, unreadableGraceMs: 2000, probe: this.probe, logger: this.logger })
       .catch((err: unknown) => {
-        if (err instanceof LockTimeoutError) throw new Error(`Grove: timed out after ${this.lockTimeoutMs} ms waiting for the registry lock ${this.lockFile}`);
+        if (err instanceof LockTimeoutError) throw new Error(`Timed out after ${this.lockTimeoutMs} ms waiting for the registry lock ${this.lockFile}`);
         throw err;
       });
   }

@@ -21,7 +21,7 @@ import type { Logger } from '../util/logger';
 import type { ProcessProbe } from '../platform/processes';
 import { isInside, normalizePath } from '../util/fsPaths';
 import { slugify, withSuffix } from '../util/slug';
-import { isValidBranchName, validateBranchPrefix } from './branchNames';
+import { isValidBranchName, validateBranchPrefix } from '../util/branchNames';
 import { creationLockFile, withFileLock } from './creationLock';
 import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';

@@ -45,7 +45,7 @@ export type {
   WorktreeManagerOptions,
 } from './worktreeTypes';
 export { GROVE_LOCK_PREFIX, formatLockReason, parseLockOwner } from './worktreeParser';
-export { validateBranchPrefix } from './branchNames';
+export { validateBranchPrefix } from '../util/branchNames';
 export { describeLoss } from './worktreeRemoval';
 
 export class WorktreeManager {

@@ -41,7 +41,7 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
 
     'grove.showTerminal': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => i.mode === 'terminal', 'show the terminal of');
-      if (!agents.terminals.reveal(inst.id)) throw new UserFacingError(`Grove: "${inst.title}" has no open terminal. Use Follow Up or Take Over to continue its session.`);
+      if (!agents.terminals.reveal(inst.id)) throw new UserFacingError(`"${inst.title}" has no open terminal. Use Follow Up or Take Over to continue its session.`);
     },
 
     'grove.stopInstance': async (node?: Node, nodes?: Node[]) => {
@@ -110,7 +110,7 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
       const pending = runner?.pendingPermissions[0];
       if (!runner || !pending) {
         if (agents.terminals.reveal(inst.id)) return;
-        throw new UserFacingError(`Grove: "${inst.title}" has no open permission request.`);
+        throw new UserFacingError(`"${inst.title}" has no open permission request.`);
       }
       await agents.askPermission(inst, runner, { requestId: pending.requestId, toolName: pending.toolName, input: pending.input, summary: describeToolUse(pending.toolName, pending.input, inst.worktreePath) });
     },

@@ -17,7 +17,7 @@ export async function pickRepository(s: Services, node?: Node): Promise<Reposito
     const r = s.repos.get(node.root);
     if (r) return r;
   }
-  if (repos.length === 0) throw new UserFacingError('Grove: open a folder that is a git repository first.');
+  if (repos.length === 0) throw new UserFacingError('open a folder that is a git repository first.');
   if (repos.length === 1) return repos[0];
   const active = vscode.window.activeTextEditor?.document.uri;
   const pick = await vscode.window.showQuickPick(
@@ -48,7 +48,7 @@ export async function pickWorktree(s: Services, node?: Node, filter: (w: Worktre
     repo,
     worktree,
   })));
-  if (items.length === 0) throw new UserFacingError('Grove: there is no worktree to act on.');
+  if (items.length === 0) throw new UserFacingError('there is no worktree to act on.');
   const pick = await vscode.window.showQuickPick(items, { title: 'Grove: choose a worktree', matchOnDetail: true });
   if (!pick) throw new vscode.CancellationError();
   return pick;
@@ -65,7 +65,7 @@ export async function pickInstance(s: Services, node: Node | undefined, filter: 
     if (inst) return inst;
   }
   const items = s.fleet.instances().filter(filter).map((i) => ({ label: i.title, description: stateLabel(i), detail: i.branch, inst: i }));
-  if (items.length === 0) throw new UserFacingError(`Grove: no agent to ${what}.`);
+  if (items.length === 0) throw new UserFacingError(`no agent to ${what}.`);
   if (items.length === 1 && node === undefined) return items[0].inst;
   const pick = await vscode.window.showQuickPick(items, { title: `Grove: choose an agent to ${what}` });
   if (!pick) throw new vscode.CancellationError();

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { GroveError, plainMessage } from '../../core/errors';
+import { GroveError } from '../../core/errors';
 import type { Logger } from '../../core/util/logger';
 
 /** Thrown by handlers for an expected refusal: shown as a warning, without a stack in the log. */
@@ -7,7 +7,7 @@ export class UserFacingError extends Error {}
 
 /** "Grove: …" is added here, at the UI edge; core's messages carry no prefix. */
 export function withPrefix(message: string): string {
-  return `Grove: ${plainMessage(message)}`;
+  return `Grove: ${message}`;
 }
 
 /**

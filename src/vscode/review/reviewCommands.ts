@@ -27,7 +27,7 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
         .filter((i): i is InstanceSnapshot => !!i && withWorktree(i));
     }
     const candidates = s.fleet.instances().filter(withWorktree);
-    if (candidates.length === 0) throw new UserFacingError(`Grove: no agent worktree to ${what}.`);
+    if (candidates.length === 0) throw new UserFacingError(`no agent worktree to ${what}.`);
     const picks = await vscode.window.showQuickPick(candidates.map((i) => ({ label: i.title, description: `${i.branch} ← ${i.baseRef}`, picked: true, inst: i })),
       { canPickMany: true, title: `Grove: ${what} — choose the agents` });
     if (!picks?.length) throw new vscode.CancellationError();
@@ -58,11 +58,11 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
     },
 
     'grove.openChange': async (node?: Node) => {
-      if (node?.kind !== 'change') throw new UserFacingError('Grove: choose a changed file in the Agents view.');
+      if (node?.kind !== 'change') throw new UserFacingError('choose a changed file in the Agents view.');
       const inst = s.fleet.get(node.instanceId);
       const r = inst && review.get(inst.id);
       const f = r?.changes?.files.find((x) => x.path === node.path);
-      if (!inst || !r?.changes || !f) throw new UserFacingError('Grove: that change is gone; refresh the view.');
+      if (!inst || !r?.changes || !f) throw new UserFacingError('that change is gone; refresh the view.');
       const x = resources(inst, r.changes.mergeBase, f);
       const name = path.basename(f.path);
       if (x.original && x.modified) {
@@ -75,10 +75,10 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
     'grove.askAgent': async (uri?: vscode.Uri, options?: { request?: string }) => {
       const editor = vscode.window.activeTextEditor;
       const target = uri ?? editor?.document.uri;
-      if (!target) throw new UserFacingError('Grove: open a file of an agent\'s worktree first.');
+      if (!target) throw new UserFacingError('open a file of an agent\'s worktree first.');
       const fsPath = target.scheme === GIT_SCHEME ? path.join(parseGitUri(target).repo, parseGitUri(target).path) : target.fsPath;
       const inst = s.fleet.instances().filter(withWorktree).find((i) => isInside(i.worktreePath, fsPath));
-      if (!inst) throw new UserFacingError('Grove: this file is not in the worktree of an agent.');
+      if (!inst) throw new UserFacingError('this file is not in the worktree of an agent.');
       const rel = path.relative(inst.worktreePath, fsPath).split(path.sep).join('/');
       const sel = editor && editor.document.uri.toString() === target.toString() ? editor.selection : undefined;
       const quoted = sel && !sel.isEmpty ? editor!.document.getText(sel) : '';
@@ -220,7 +220,7 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
         .then((a) => a && s.channel.show(true));
       return { blocked: problems.map((p) => p.code), output: first.output };
     }
-    throw new UserFacingError(`Grove: not merged. ${problems.map((p) => p.message).join(' ')}`);
+    throw new UserFacingError(`not merged. ${problems.map((p) => p.message).join(' ')}`);
   }
 }
 

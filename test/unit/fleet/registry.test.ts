@@ -109,7 +109,7 @@ describe('fleet/registry', () => {
     fs.mkdirSync(path.join(dir, 'grove'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'grove', 'instances.json.lock'), JSON.stringify({ pid: process.pid + 1, host: os.hostname(), at: Date.now(), token: 't' }));
     const r = registry({ probe: { host: os.hostname(), isAlive: () => true, startTime: () => undefined }, lockTimeoutMs: 100 });
-    await assert.rejects(r.upsert(snap('a', 1)), /timed out after 100 ms waiting for the registry lock/);
+    await assert.rejects(r.upsert(snap('a', 1)), /Timed out after 100 ms waiting for the registry lock/);
   });
 
   it('keeps a corrupt file as .bak, reports it, and the next write keeps what this process knew', async () => {
