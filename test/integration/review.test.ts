@@ -84,7 +84,7 @@ describe('review, sync and merge in VS Code editors', function () {
 
   it('completes a sync once the conflict is resolved', async () => {
     await vscode.commands.executeCommand('grove.syncFromBase', { kind: 'instance', id: inst.id });
-    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('grove.completeSync', { kind: 'instance', id: inst.id }, { throwErrors: true })), /conflict markers remain/);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('grove.completeSync', { kind: 'instance', id: inst.id }, { throwErrors: true })), /conflict markers remain/i);
     fs.writeFileSync(path.join(inst.worktreePath, 'src', 'app.js'), 'export function greet(name) {\n  return `Welcome, hi, ${name}!`;\n}\n');
     const r = await vscode.commands.executeCommand<{ status: string }>('grove.completeSync', { kind: 'instance', id: inst.id });
     assert.equal(r.status, 'synced');

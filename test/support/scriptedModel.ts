@@ -20,8 +20,10 @@ export interface ScriptReply {
   error?: { status: number; message?: string; type?: string };
   /** Never answer (the connection stays open until `close()`); for stop tests. */
   hang?: boolean;
-  /** Usage reported in message_start / message_delta. */
-  usage?: { input_tokens?: number; output_tokens?: number };
+  /** Usage reported in message_start / message_delta (cache tokens count toward the context window). */
+  usage?: { input_tokens?: number; output_tokens?: number; cache_creation_input_tokens?: number; cache_read_input_tokens?: number };
+  /** Extra HTTP response headers (e.g. `retry-after`, `anthropic-ratelimit-unified-status` / `-reset`). */
+  headers?: Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -177,13 +179,13 @@ export class ScriptedModel {
     if (res.destroyed) return;
     if (reply.error) {
       const type = reply.error.type ?? errorType(reply.error.status);
-      return void json(res, reply.error.status, { type: 'error', error: { type, message: reply.error.message ?? `scripted ${type}` } });
+      return void json(res, reply.error.status, { type: 'error', error: { type, message: reply.error.message ?? `scripted ${type}` } }, reply.headers);
     }
     const model = String(body?.model ?? 'claude-scripted');
     const blocks = reply.blocks ?? [{ type: 'text', text: 'Done.' }];
     const message = this.message(model, blocks, reply.usage);
     if (body?.stream === false) return void json(res, 200, message);
-    this.stream(res, message);
+    this.stream(res, message, reply.headers);
   }
 
   private message(model: string, blocks: ScriptBlock[], usage: ScriptReply['usage']) {
@@ -196,12 +198,12 @@ export class ScriptedModel {
       content,
       stop_reason: blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn',
       stop_sequence: null,
-      usage: { input_tokens: usage?.input_tokens ?? 100, output_tokens: usage?.output_tokens ?? 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: { input_tokens: usage?.input_tokens ?? 100, output_tokens: usage?.output_tokens ?? 20, cache_creation_input_tokens: usage?.cache_creation_input_tokens ?? 0, cache_read_input_tokens: usage?.cache_read_input_tokens ?? 0 },
     };
   }
 
-  private stream(res: http.ServerResponse, message: ReturnType<ScriptedModel['message']>): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': `req_${message.id}` });
+  private stream(res: http.ServerResponse, message: ReturnType<ScriptedModel['message']>, headers: Record<string, string> = {}): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': `req_${message.id}`, ...headers });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     send('message_start', {
       type: 'message_start',
@@ -235,9 +237,9 @@ function errorType(status: number): string {
   }
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 

@@ -60,6 +60,19 @@ describe('background agents port (real CLI)', function () {
     assert.deepEqual(locks.map((l) => l.split(' ')[0]), ['lock', 'unlock']);
   });
 
+  it('a follow-up to a session that was never saved sends the task and then the follow-up: the request is not lost', async () => {
+    const events: AgentEvent[] = [];
+    await new Promise<void>((resolve) => {
+      agents.start(instance({ sessionId: randomUUID(), state: 'stopped' }), (e) => {
+        events.push(e);
+        if (e.type === 'exit') resolve();
+      }, { prompt: 'Also mention the date', resume: true });
+    });
+    const seen = fs.readFileSync(`${box.repo}/fresh.txt`, 'utf8');
+    assert.match(seen, /prompt: Write the fresh file\s+Also mention the date/, 'the model must see the task, then the follow-up');
+    assert.deepEqual(model.requests.filter((r) => !r.isToolResult).map((r) => r.firstUserText.includes('Write the fresh file') && r.firstUserText.includes('Also mention the date')), [true]);
+  });
+
   it('locks the worktree while the agent runs and unlocks it when it ends', async () => {
     await new Promise<void>((resolve) => {
       agents.start(instance({}), (e) => e.type === 'exit' && resolve(), { prompt: 'Write it', resume: false });
