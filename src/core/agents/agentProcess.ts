@@ -382,14 +382,48 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** Environment variable names whose values must never be logged. */
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|AUTH|CREDENTIAL|COOKIE/i;
+// ---- what may be logged ----------------------------------------------------------------------------------------
 
-/** A loggable command line: the agent-relevant env (ANTHROPIC_*, CLAUDE_*) with secrets masked, then the argv. */
+/**
+ * Variables whose values may appear in a log: CLI configuration that holds no secret. A deny-list of "secret-looking"
+ * names cannot work (`ANTHROPIC_CUSTOM_HEADERS` usually carries an `Authorization` header), so only these are shown.
+ */
+const SHOWN_VARIABLES = new Set([
+  'CLAUDE_CONFIG_DIR', 'CLAUDE_CODE_TMPDIR', 'CLAUDE_CODE_USE_BEDROCK', 'CLAUDE_CODE_USE_VERTEX', 'CLAUDE_CODE_USE_FOUNDRY',
+  'CLAUDE_CODE_MAX_RETRIES', 'CLAUDE_CODE_MAX_OUTPUT_TOKENS', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', 'CLAUDE_CODE_SUBAGENT_MODEL',
+  'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'ANTHROPIC_DEFAULT_OPUS_MODEL', 'ANTHROPIC_DEFAULT_SONNET_MODEL', 'ANTHROPIC_DEFAULT_HAIKU_MODEL',
+  'DISABLE_TELEMETRY', 'DISABLE_AUTOUPDATER', 'IS_SANDBOX',
+]);
+/** URLs among the shown variables: shown without userinfo (`user:pass@`), query or fragment. */
+const URL_VARIABLES = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_BEDROCK_BASE_URL', 'ANTHROPIC_VERTEX_BASE_URL', 'ANTHROPIC_FOUNDRY_BASE_URL']);
+/** Other variables of the CLI: named in logs (so one can see they are set), their values never shown. */
+const NAMED_VARIABLE = /^(ANTHROPIC_|CLAUDE_)/;
+
+/** A URL with its userinfo, query and fragment masked; `***` for anything that does not look like a URL. Pure. */
+export function maskUrl(value: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^/?#]*)@)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(value);
+  if (!m) return '***';
+  const [, scheme, userinfo, host, rest, query, fragment] = m;
+  return `${scheme}${userinfo !== undefined ? '***@' : ''}${host}${rest}${query ? '?***' : ''}${fragment ? '#***' : ''}`;
+}
+
+/**
+ * The loggable part of an environment, as `NAME=value` words: allow-listed variables with their values (URLs masked),
+ * the CLI's other variables as `NAME=***`, nothing else. Pure.
+ */
+export function describeEnv(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (URL_VARIABLES.has(k)) out.push(`${k}=${maskUrl(v)}`);
+    else if (SHOWN_VARIABLES.has(k)) out.push(`${k}=${v}`);
+    else if (NAMED_VARIABLE.test(k)) out.push(`${k}=***`);
+  }
+  return out;
+}
+
+/** A loggable command line: {@link describeEnv} of the environment, then the argv. */
 export function describeCommand(command: string, args: string[], env: Record<string, string | undefined> = {}): string {
-  const shown = Object.entries(env)
-    .filter(([k, v]) => v !== undefined && /^(ANTHROPIC_|CLAUDE_)/.test(k))
-    .map(([k, v]) => `${k}=${SECRET_NAME.test(k) ? '***' : v}`);
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a));
-  return [...shown, quote(command), ...args.map(quote)].join(' ');
+  return [...describeEnv(env), quote(command), ...args.map(quote)].join(' ');
 }

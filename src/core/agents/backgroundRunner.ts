@@ -55,6 +55,21 @@ export interface BackgroundRunnerOptions {
   lingerMs?: number;
 }
 
+/**
+ * Opens a log for appending, readable by the user only (0600; its folder 0700 when created here): it holds prompts,
+ * tool output and file contents. A log that already existed (setup output written first) is narrowed to 0600 too.
+ */
+export function openPrivateLog(file: string): fs.WriteStream {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const fd = fs.openSync(file, 'a', 0o600);
+  try {
+    if (process.platform !== 'win32') fs.fchmodSync(fd, 0o600);
+  } catch {
+    /* not ours to change: still written */
+  }
+  return fs.createWriteStream(file, { fd });
+}
+
 /** Bytes of stderr kept to explain a failure without a `result`. */
 const STDERR_TAIL = 4096;
 
@@ -143,8 +158,7 @@ export class BackgroundRunner extends Disposable {
   private async runTurn(prompt: string): Promise<ProcessExit> {
     const exe = this.options.executable ?? resolveClaudeExecutable(this.options.claudePath, this.options.env);
     const args = [...exe.prefixArgs, ...this.buildArgs()];
-    fs.mkdirSync(path.dirname(this.options.logPath), { recursive: true });
-    this.log ??= fs.createWriteStream(this.options.logPath, { flags: 'a' });
+    this.log ??= openPrivateLog(this.options.logPath);
     const commandLine = describeCommand(exe.command, args, this.options.env);
     this.logger.info(`> ${commandLine}`);
     this.appendLog({ type: 'grove_spawn', command: commandLine, cwd: this.options.cwd, ts: Date.now() });
