@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { CLAUDE_NOT_FOUND, describeCommand, describeEnv, parseCmdShim, resolveClaudeExecutable, resolveShim } from '../../../src/core/agents/agentProcess';
 import { CLAUDE_PROFILE, expandArgs, findProfile, parseProfiles } from '../../../src/core/agents/profiles';
 
@@ -19,6 +20,13 @@ describe('agent profiles and executable resolution', () => {
     );
     // A text that does not start with "-" is passed exactly as written.
     assert.deepEqual(expandArgs(['${prompt}'], { prompt: 'fix -the- bug' }), ['fix -the- bug']);
+  });
+
+  it('a real CLI (node) gets a prompt starting with "--" as its argument, not as one of its own options', async () => {
+    const args = expandArgs(['-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', '${prompt}'], { prompt: '--version' });
+    const r = await execa(process.execPath, args, { reject: false });
+    assert.notEqual(r.stdout, process.version, 'node read the task as its --version option');
+    assert.deepEqual(JSON.parse(r.stdout), [' --version']);
   });
 
   it('parses user profiles next to the built-in claude and reports invalid ones', () => {
