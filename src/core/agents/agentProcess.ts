@@ -106,6 +106,7 @@ export class AgentProcess extends Disposable {
     super();
     this.logger = options.logger ?? nullLogger;
     this.io = options.treeIo ?? localTreeIo;
+    const spawnedAfter = this.io.now();
     installExitHook();
     this.child = execa(options.command, options.args, {
       cwd: options.cwd,
@@ -125,7 +126,7 @@ export class AgentProcess extends Disposable {
       shell: false,
     });
     this.pid = this.child.pid;
-    this.tree = this.pid !== undefined ? new ProcessTree(this.pid, { name: MARKER_VAR, token: this.marker }, this.io) : undefined;
+    this.tree = this.pid !== undefined ? new ProcessTree(this.pid, { name: MARKER_VAR, token: this.marker }, this.io, spawnedAfter) : undefined;
     liveGroups.add(this);
     this.child.stdout?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stdout', data }));
     this.child.stderr?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stderr', data }));
@@ -215,7 +216,8 @@ export class AgentProcess extends Disposable {
   /** Synchronous last resort (host exiting): SIGKILL (Windows: taskkill) the whole tree now. */
   killNow(): void {
     try {
-      this.tree?.signal('SIGKILL');
+      if (this.io.platform === 'win32') this.tree?.signalKnown('SIGKILL');
+      else this.tree?.signal('SIGKILL');
     } catch {
       /* exiting anyway */
     }

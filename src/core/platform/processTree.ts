@@ -47,6 +47,12 @@ export interface PlanOptions {
   self?: number;
   /** Windows: only rows created before this FILETIME can be children of a root that exited then. */
   rootExitedAt?: string;
+  /**
+   * Windows: the root was created after this FILETIME (taken just before it was spawned). Without it, or the root's
+   * own start time, the children of a root that is gone cannot be told from those of an older process that had its
+   * pid, and none is taken.
+   */
+  rootStartedAfter?: string;
 }
 
 /** Same start time, or at least one side unknown. */
@@ -104,7 +110,7 @@ function planWindows(table: readonly ProcessRow[], root: number, opts: PlanOptio
   const knownRoot = opts.known?.get(root);
   // A row with the root's pid but another start time is a new process that reused the pid: not ours.
   const liveRoot = rootRow && sameStart(knownRoot, rootRow.startTime) && !never(rootRow, opts.self) ? rootRow : undefined;
-  const rootStart = liveRoot?.startTime ?? knownRoot;
+  const rootStart = liveRoot?.startTime ?? knownRoot ?? opts.rootStartedAfter;
   const childrenOf = (parent: { pid: number; startTime?: string }, exitedAt?: string) =>
     (byParent.get(parent.pid) ?? []).filter(
       (c) =>
@@ -116,7 +122,7 @@ function planWindows(table: readonly ProcessRow[], root: number, opts: PlanOptio
     );
   const seeds: ProcessRow[] = [];
   if (liveRoot) seeds.push(liveRoot);
-  else seeds.push(...childrenOf({ pid: root, startTime: rootStart }, opts.rootExitedAt));
+  else if (rootStart !== undefined) seeds.push(...childrenOf({ pid: root, startTime: rootStart }, opts.rootExitedAt));
   for (const r of table) {
     if (r.pid !== root && !never(r, opts.self) && opts.known?.has(r.pid) && sameStart(opts.known.get(r.pid), r.startTime)) seeds.push(r);
   }
@@ -339,6 +345,8 @@ export class ProcessTree {
     readonly root: number,
     private readonly marker?: Marker,
     private readonly io: TreeIo = localTreeIo,
+    /** See {@link PlanOptions.rootStartedAfter}: `io.now()` taken just before the root was spawned. */
+    private readonly rootStartedAfter?: string,
   ) {}
 
   /** Reads the table and remembers every member of the tree. */
@@ -395,6 +403,20 @@ export class ProcessTree {
     return done;
   }
 
+  /**
+   * Signals the root and the remembered members without reading the table again (a host exiting: on Windows a
+   * table costs a PowerShell start per agent). POSIX: the root's group too.
+   */
+  signalKnown(sig: NodeJS.Signals): void {
+    if (this.io.platform === 'win32') {
+      if (this.io.isAlive(this.root)) this.io.taskkill(this.root);
+      for (const p of this.alive()) if (p !== this.root) this.io.taskkill(p);
+      return;
+    }
+    if (this.root !== this.io.self) this.io.kill(-this.root, sig);
+    for (const p of this.alive()) if (p !== this.io.self) this.io.kill(p, sig);
+  }
+
   /** Remembered members still running (same start time where it can be read). */
   alive(): number[] {
     return this.members.filter((p) => this.stillSame(p));
@@ -407,6 +429,11 @@ export class ProcessTree {
   }
 
   private planOptions(): PlanOptions {
-    return { known: this.known, self: this.io.self, ...(this.rootExitedAt ? { rootExitedAt: this.rootExitedAt } : {}) };
+    return {
+      known: this.known,
+      self: this.io.self,
+      ...(this.rootExitedAt ? { rootExitedAt: this.rootExitedAt } : {}),
+      ...(this.rootStartedAfter ? { rootStartedAfter: this.rootStartedAfter } : {}),
+    };
   }
 }

@@ -92,6 +92,19 @@ describe('process trees: planners per platform (injected tables)', () => {
     assert.ok(!reused.members.some((m) => m.pid === 10 || m.pid === 15), JSON.stringify(reused.members));
   });
 
+  it('win32: a root that exited unseen takes only children created after it was spawned, none without that bound', () => {
+    const t: ProcessRow[] = [
+      { pid: SELF, ppid: 1, startTime: '100' },
+      // An old process whose long-dead parent had the pid the root got later.
+      { pid: 20, ppid: 10, startTime: '400' },
+      { pid: 21, ppid: 10, startTime: '1100' },
+      { pid: 22, ppid: 21, startTime: '1150' },
+    ];
+    assert.deepEqual(planTreeKill('win32', t, 10, { self: SELF, rootExitedAt: '2000' }).members, [], 'without a bound nothing is taken');
+    const plan = planTreeKill('win32', t, 10, { self: SELF, rootExitedAt: '2000', rootStartedAfter: '1000' });
+    assert.deepEqual(plan.actions, [{ kind: 'taskkill', pid: 21 }, { kind: 'taskkill', pid: 22 }]);
+  });
+
   it('win32: a child whose parent dies between the snapshot and the taskkill is still ended', () => {
     // An emulated Windows: taskkill /T ends a process and, at that moment, the processes whose parent id is it.
     const procs = new Map<number, ProcessRow>(win.filter((r) => r.pid !== 13).map((r) => [r.pid, { ...r }]));
@@ -120,6 +133,31 @@ describe('process trees: planners per platform (injected tables)', () => {
     assert.deepEqual(calls, [10, 12]);
     assert.deepEqual([...procs.keys()].sort((a, b) => a - b), [4, 14, SELF]);
   });
+});
+
+describe('process trees: a host that exits', () => {
+  for (const platform of ['win32', 'linux'] as const) {
+    it(`${platform}: ends the root and the remembered members without reading the table again`, () => {
+      let tables = 0;
+      const calls: string[] = [];
+      const rows: ProcessRow[] = [{ pid: SELF, ppid: 1, pgid: SELF }, { pid: 10, ppid: SELF, pgid: 10 }, { pid: 11, ppid: 10, pgid: 11 }];
+      const io: TreeIo = {
+        platform,
+        table: () => (tables++, rows),
+        kill: (t, sig) => (calls.push(`kill ${t} ${sig}`), true),
+        taskkill: (pid) => void calls.push(`taskkill ${pid}`),
+        isAlive: () => true,
+        startTime: () => undefined,
+        now: () => undefined,
+        self: SELF,
+      };
+      const tree = new ProcessTree(10, undefined, io);
+      tree.snapshot();
+      tree.signalKnown('SIGKILL');
+      assert.equal(tables, 1, 'only the snapshot read the table');
+      assert.deepEqual(calls, platform === 'win32' ? ['taskkill 10', 'taskkill 11'] : ['kill -10 SIGKILL', 'kill 10 SIGKILL', 'kill 11 SIGKILL']);
+    });
+  }
 });
 
 describe('process trees: reading the table', () => {
