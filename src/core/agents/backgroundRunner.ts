@@ -218,6 +218,8 @@ export class BackgroundRunner extends Disposable {
     handle(parser.end());
     this.pending.clear();
     this.appendLog({ type: 'grove_exit', code: exit.code, signal: exit.signal, stopped: exit.stoppedByUser, ts: Date.now() });
+    // The turn's log is complete on disk before anyone hears it ended (transcript views read it then).
+    await this.flushLog();
     if (result) {
       // An API error reports subtype "success" with is_error true and exit code 1. A CLI we ended for lingering
       // after its result is not a failure.
@@ -228,7 +230,6 @@ export class BackgroundRunner extends Disposable {
       const detail = stderrTail.trim() ? `: ${stderrTail.trim().split('\n').slice(-5).join('\n')}` : '';
       this._onDidEvent.fire({ type: 'result', isError: true, subtype: 'error_exit', text: `Claude Code ${why} before finishing${detail}` });
     }
-    this.closeLog();
     this._onDidEvent.fire({ type: 'exit', code: exit.code, signal: exit.signal, stoppedByUser: exit.stoppedByUser });
     return exit;
   }
@@ -259,5 +260,16 @@ export class BackgroundRunner extends Disposable {
   private closeLog(): void {
     this.log?.end();
     this.log = undefined;
+  }
+
+  /** Closes the log once everything written so far is in the file. */
+  private flushLog(): Promise<void> {
+    const log = this.log;
+    this.log = undefined;
+    if (!log) return Promise.resolve();
+    return new Promise((resolve) => {
+      log.once('error', () => resolve());
+      log.end(() => resolve());
+    });
   }
 }
