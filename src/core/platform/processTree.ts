@@ -82,10 +82,16 @@ function planPosix(table: readonly ProcessRow[], root: number, opts: PlanOptions
   const selfGroup = selfRow?.pgid;
   const children = new Map<number, ProcessRow[]>();
   for (const r of table) children.set(r.ppid, [...(children.get(r.ppid) ?? []), r]);
+  // A process that got the root's pid after the root exited (its start time differs) is not the root, and the group
+  // it may lead is not the root's group.
+  const rootRow = table.find((r) => r.pid === root);
+  const rootReused = rootRow !== undefined && !sameStart(opts.known?.get(root), rootRow.startTime);
+  const ownGroup = (g: number | undefined) => g === root && !rootReused;
   const seeds = table.filter(
     (r) =>
       !never(r, opts.self) &&
-      (r.pid === root || r.pgid === root || r.marked === true || (opts.known?.has(r.pid) === true && sameStart(opts.known.get(r.pid), r.startTime))),
+      ((r.pid === root && !rootReused) || ownGroup(r.pgid) || r.marked === true ||
+        (r.pid !== root && opts.known?.has(r.pid) === true && sameStart(opts.known.get(r.pid), r.startTime))),
   );
   const members = closure(seeds, (r) => (children.get(r.pid) ?? []).filter((c) => !never(c, opts.self)));
   // Sorted root first (the order of the closure), the root itself at the head when present.
@@ -96,7 +102,7 @@ function planPosix(table: readonly ProcessRow[], root: number, opts: PlanOptions
     const g = m.pgid;
     if (g === undefined || g <= 1 || g === selfGroup || g === opts.self || groups.includes(g)) continue;
     // Only a group the tree owns: the root's, or one whose leader is a member.
-    if (g === root || memberPids.has(g)) groups.push(g);
+    if (ownGroup(g) || memberPids.has(g)) groups.push(g);
   }
   const actions: KillAction[] = groups.map((pgid) => ({ kind: 'group', pgid }));
   for (const m of members) if (m.pgid === undefined || !groups.includes(m.pgid)) actions.push({ kind: 'pid', pid: m.pid });

@@ -54,6 +54,18 @@ describe('process trees: planners per platform (injected tables)', () => {
     assert.deepEqual(plan.actions, [{ kind: 'group', pgid: 102 }, { kind: 'pid', pid: 104 }]);
   });
 
+  it('posix: a new process that got the root pid (another start time) is not the root, nor is the group it leads', () => {
+    const t: ProcessRow[] = [
+      { pid: SELF, ppid: 1, pgid: SELF },
+      { pid: 100, ppid: 1, pgid: 100, startTime: '5000' },
+      { pid: 105, ppid: 100, pgid: 100, startTime: '5001' },
+      { pid: 102, ppid: 1, pgid: 102, startTime: '1200', marked: true },
+    ];
+    const plan = planTreeKill('linux', t, 100, { self: SELF, known: new Map([[100, '1000']]) });
+    assert.deepEqual(plan.members.map((m) => m.pid), [102]);
+    assert.deepEqual(plan.actions, [{ kind: 'group', pgid: 102 }]);
+  });
+
   it("posix: a root that is not a group leader (in Grove's own group) is signalled by pid, never Grove's group", () => {
     const t: ProcessRow[] = [
       { pid: SELF, ppid: 1, pgid: SELF },
