@@ -15,8 +15,8 @@ export function claudeConfigFile(env: Record<string, string | undefined> = proce
 }
 
 /**
- * `contended`: the file kept changing under Grove (or stayed locked) for every attempt; nothing was written and the
- * TUI will ask the user, as without Grove.
+ * `contended`: the file kept changing under Grove for every attempt, or Claude Code held its lock for longer than
+ * Grove waits; nothing was written and the TUI will ask the user, as without Grove.
  */
 export type TrustResult = 'inherited' | 'alreadyTrusted' | 'sourceNotTrusted' | 'noConfig' | 'contended';
 
@@ -51,10 +51,11 @@ export interface TrustWriteOptions {
  *
  * Running `claude` processes rewrite the same file at any time (start-up counters, tips, trust answers). They do so
  * under a lock — a `<file>.lock` directory (proper-lockfile's protocol) — re-reading the file inside it. Grove takes
- * the same lock for its few milliseconds of read-modify-write, so neither side overwrites the other's update. When
- * the lock cannot be had (held for longer than `lockWaitMs`, or the folder is read-only) Grove still never writes
- * over a change it has not seen: it stages the new content in a temporary file, compares the file with what it read,
- * and renames only when it is unchanged; otherwise it starts again from the new content (compare-and-retry).
+ * the same lock for its few milliseconds of read-modify-write, so neither side overwrites the other's update; a lock
+ * held for longer than `lockWaitMs` means a CLI is between its read and its write, and Grove then writes nothing
+ * (`contended`). Writers that take no lock are covered too: Grove stages the new content in a temporary file,
+ * compares the file with what it read, and renames only when it is unchanged; otherwise it starts again from the new
+ * content (compare-and-retry).
  */
 export function inheritFolderTrust(configFile: string, repository: string, worktree: string, options: TrustWriteOptions = {}): TrustResult {
   const attempts = options.attempts ?? 5;
@@ -66,6 +67,7 @@ export function inheritFolderTrust(configFile: string, repository: string, workt
     return 'noConfig';
   }
   const lock = acquireLock(`${configFile}.lock`, options.lockWaitMs ?? 2000, options.lockStaleMs ?? 10_000);
+  if (lock === 'held') return 'contended';
   try {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let before: string;
@@ -108,9 +110,10 @@ export function inheritFolderTrust(configFile: string, repository: string, workt
 
 /**
  * Takes `lockPath` the way proper-lockfile (Claude Code's config lock) does: `mkdir` succeeds for one process only.
- * Waits up to `waitMs`, taking over a lock whose mtime is older than `staleMs`. Undefined when it could not be had.
+ * Waits up to `waitMs`, taking over a lock whose mtime is older than `staleMs`. `held`: someone else still has it;
+ * undefined: no lock can be made there (the compare-and-retry still protects the file).
  */
-function acquireLock(lockPath: string, waitMs: number, staleMs: number): { release(): void } | undefined {
+function acquireLock(lockPath: string, waitMs: number, staleMs: number): { release(): void } | 'held' | undefined {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
@@ -127,7 +130,7 @@ function acquireLock(lockPath: string, waitMs: number, staleMs: number): { relea
     } catch {
       continue; // released meanwhile
     }
-    if (Date.now() >= deadline) return undefined;
+    if (Date.now() >= deadline) return 'held';
     sleepSync(10 + Math.floor(Math.random() * 20));
   }
 }

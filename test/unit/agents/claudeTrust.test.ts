@@ -95,18 +95,30 @@ describe('claude folder trust for worktrees', () => {
     assert.deepEqual(fs.readdirSync(dir), ['.claude.json']);
   });
 
-  it("waits for Claude Code's lock on the file and takes over a stale one", () => {
+  it("waits for Claude Code's lock on the file; writes nothing while it stays held; takes over a stale one", async () => {
     write({ projects: { '/r/app': { hasTrustDialogAccepted: true } } });
-    fs.mkdirSync(`${file}.lock`);
+    const lock = `${file}.lock`;
+    // Another process holds the lock and releases it 400 ms later.
+    fs.mkdirSync(lock);
+    const holder = spawn(process.execPath, ['-e', `setTimeout(() => require('fs').rmdirSync(${JSON.stringify(lock)}), 400)`], { stdio: 'ignore' });
+    const released = new Promise((r) => holder.on('exit', r));
     const t = Date.now();
-    assert.equal(inheritFolderTrust(file, '/r/app', '/r/wt1', { lockWaitMs: 300, beforeCommit: () => assert.ok(fs.existsSync(`${file}.lock`)) }), 'inherited');
-    assert.ok(Date.now() - t >= 280, 'did not wait for the lock');
-    assert.ok(fs.existsSync(`${file}.lock`), "someone else's lock was removed");
+    assert.equal(inheritFolderTrust(file, '/r/app', '/r/wt1', { lockWaitMs: 10_000, beforeCommit: () => assert.ok(fs.existsSync(lock), 'Grove holds the lock') }), 'inherited');
+    assert.ok(Date.now() - t >= 300, 'did not wait for the lock');
+    await released;
+    assert.equal(fs.existsSync(lock), false, 'Grove released its lock');
+    // Held for longer than Grove waits: a CLI is between its read and its write; nothing is written.
+    fs.mkdirSync(lock);
+    const before = fs.readFileSync(file, 'utf8');
+    assert.equal(inheritFolderTrust(file, '/r/app', '/r/wt2', { lockWaitMs: 200 }), 'contended');
+    assert.equal(fs.readFileSync(file, 'utf8'), before);
+    assert.ok(fs.existsSync(lock), "someone else's lock was removed");
+    // Left behind by a process that died: taken over once stale, then released.
     const old = new Date(Date.now() - 60_000);
-    fs.utimesSync(`${file}.lock`, old, old);
-    assert.equal(inheritFolderTrust(file, '/r/app', '/r/wt2', { lockWaitMs: 5000 }), 'inherited');
-    assert.equal(fs.existsSync(`${file}.lock`), false, 'a stale lock is taken over and released');
-    assert.equal(read().projects['/r/wt2'].hasTrustDialogAccepted, true);
+    fs.utimesSync(lock, old, old);
+    assert.equal(inheritFolderTrust(file, '/r/app', '/r/wt3', { lockWaitMs: 5000 }), 'inherited');
+    assert.equal(fs.existsSync(lock), false);
+    assert.equal(read().projects['/r/wt3'].hasTrustDialogAccepted, true);
   });
 
   it('writes through a symlinked config instead of replacing the link', function () {
@@ -138,7 +150,7 @@ describe('claude folder trust for worktrees', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     assert.equal(await exited, 0);
-    assert.ok(worktrees.length >= 20, `only ${worktrees.length} updates overlapped the other process`);
+    assert.ok(worktrees.length >= 5, `only ${worktrees.length} updates overlapped the other process`);
     const { lost, last } = JSON.parse(out);
     const c = read();
     assert.ok(c.counter > 0 && last === rounds, `writer: ${out}`);
@@ -158,13 +170,18 @@ describe('claude folder trust for worktrees', () => {
       const runs = [0, 1].map(() => execa(CLAUDE(), ['-p', 'hi', '--output-format', 'stream-json', '--verbose'], { cwd: box.repo, env: box.env, extendEnv: false, stdin: 'ignore', reject: false }));
       let running = true;
       void Promise.all(runs).then(() => (running = false));
+      // Grove writes while the CLIs start and work. When a CLI holds its lock for longer than Grove waits (a loaded
+      // machine), Grove writes nothing ('contended'); whatever it reports written must still be there at the end.
       const worktrees: string[] = [];
+      let n = 0;
       while (running) {
-        const wt = path.join(box.root, 'wts', `wt-${worktrees.length}`);
-        worktrees.push(wt);
-        assert.equal(inheritFolderTrust(cfg, box.repo, wt), 'inherited');
-        await new Promise((r) => setTimeout(r, 2));
+        const wt = path.join(box.root, 'wts', `wt-${n++}`);
+        const r = inheritFolderTrust(cfg, box.repo, wt);
+        assert.ok(r === 'inherited' || r === 'contended', r);
+        if (r === 'inherited') worktrees.push(wt);
+        await new Promise((r) => setTimeout(r, 25));
       }
+      assert.ok(worktrees.length > 0);
       for (const r of await Promise.all(runs)) assert.equal(r.exitCode, 0, r.stderr);
       const c = JSON.parse(fs.readFileSync(cfg, 'utf8'));
       assert.equal(c.hasCompletedOnboarding, true);
