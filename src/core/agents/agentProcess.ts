@@ -1,12 +1,13 @@
 /**
  * A supervised agent process: spawned through execa with an argument array (never a shell), leading its own
- * process group on POSIX, and ended as a whole group on stop, failure or dispose.
+ * process group on POSIX, and ended with its whole process tree on stop, failure or dispose (see
+ * {@link ../platform/processTree}: the tree is read before anything is signalled, one strategy per platform).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { localTreeIo, ProcessTree, type TreeIo } from '../platform/processTree';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
@@ -41,6 +42,21 @@ export interface AgentProcessOptions {
   stopTimeouts?: StopTimeouts;
   /** Aborting ends the process like `stop()`. */
   signal?: AbortSignal;
+  /** The machine's process table and signals (tests inject another platform). */
+  treeIo?: TreeIo;
+}
+
+/**
+ * Variables of the host's own process that must not reach an agent: with `ELECTRON_RUN_AS_NODE=1` (set in a VS Code
+ * extension host) every Electron app and VS Code extension test the agent starts would run as plain Node.
+ */
+const HOST_ONLY_VARIABLES = ['ELECTRON_RUN_AS_NODE'];
+
+/** The environment an agent gets from `env`: without {@link HOST_ONLY_VARIABLES}. Pure. */
+export function agentEnvironment(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const k of HOST_ONLY_VARIABLES) delete out[k];
+  return out;
 }
 
 /** The executable is missing: the message tells the user how to fix it. */
@@ -77,8 +93,10 @@ export class AgentProcess extends Disposable {
   readonly exited: Promise<ProcessExit>;
 
   private readonly child: ResultPromise;
-  /** Inherited by every descendant: finds tool processes that left our group (see {@link markedProcesses}). */
+  /** Inherited by every descendant: finds tool processes that left our group and were re-parented. */
   private readonly marker = randomUUID();
+  private readonly tree: ProcessTree | undefined;
+  private readonly io: TreeIo;
   private readonly logger: Logger;
   private stopRequested = false;
   private exitInfo: ProcessExit | undefined;
@@ -87,10 +105,12 @@ export class AgentProcess extends Disposable {
   constructor(private readonly options: AgentProcessOptions) {
     super();
     this.logger = options.logger ?? nullLogger;
+    this.io = options.treeIo ?? localTreeIo;
+    const spawnedAfter = this.io.now();
     installExitHook();
     this.child = execa(options.command, options.args, {
       cwd: options.cwd,
-      env: { ...options.env, [MARKER_VAR]: this.marker },
+      env: { ...agentEnvironment(options.env), [MARKER_VAR]: this.marker },
       extendEnv: false,
       // POSIX: lead a process group so stop() reaches the CLI's children (Bash tool, nested agents…).
       detached: process.platform !== 'win32',
@@ -106,18 +126,22 @@ export class AgentProcess extends Disposable {
       shell: false,
     });
     this.pid = this.child.pid;
+    this.tree = this.pid !== undefined ? new ProcessTree(this.pid, { name: MARKER_VAR, token: this.marker }, this.io, spawnedAfter) : undefined;
     liveGroups.add(this);
     this.child.stdout?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stdout', data }));
     this.child.stderr?.on('data', (data: Buffer) => this._onDidOutput.fire({ stream: 'stderr', data }));
     this.child.stdin?.on('error', () => { /* EPIPE once the child is gone: its exit is reported instead */ });
 
-    // Once the main process has exited, whatever it left in its group is an orphan: end it so it cannot hold the
-    // output pipes open (which would delay the exit event forever) or keep running unsupervised.
-    // Claude Code starts its Bash tool with setsid (a new session and group), so the group alone does not reach it:
-    // processes that inherited our marker are swept too.
+    // Once the main process has exited, whatever it left behind is an orphan: end it so it cannot hold the output
+    // pipes open (which would delay the exit event forever) or keep running unsupervised. Claude Code starts its Bash
+    // tool with setsid (a new session and group), so the group alone does not reach it: the tree also takes the
+    // processes that inherited our marker, and those a stop's snapshot saw before they were re-parented.
     this.child.once('exit', () => {
-      this.signalGroup('SIGKILL', true);
-      for (const p of markedProcesses(this.marker)) killQuietly(p, 'SIGKILL');
+      const tree = this.tree;
+      if (!tree) return;
+      tree.rootExited();
+      if (this.io.platform === 'win32') void tree.signalAsync('SIGKILL'); // PowerShell: not on the event loop
+      else tree.signal('SIGKILL');
     });
 
     this.exited = this.child.then(
@@ -154,8 +178,9 @@ export class AgentProcess extends Disposable {
   }
 
   /**
-   * Ends the whole process group: SIGINT, then SIGTERM, then SIGKILL, waiting the configured time between steps.
-   * On Windows: a normal kill, then `taskkill /T /F /PID` for the tree.
+   * Ends the whole process tree, read before the first signal. POSIX: SIGINT, then SIGTERM, then SIGKILL to the
+   * tree's groups and members, waiting the configured time between steps. Windows (no graceful signal exists for
+   * a console process): `taskkill /T /F` of the CLI, then of every member of the snapshot still alive.
    */
   stop(): Promise<ProcessExit> {
     if (this.exitInfo) return Promise.resolve(this.exitInfo);
@@ -166,29 +191,36 @@ export class AgentProcess extends Disposable {
 
   private async runStopLadder(): Promise<ProcessExit> {
     const { interruptMs = 3000, terminateMs = 3000 } = this.options.stopTimeouts ?? {};
-    if (process.platform === 'win32') {
-      this.child.kill();
-      if (await this.exitsWithin(interruptMs)) return this.exited;
-      this.taskkill();
+    const tree = this.tree;
+    if (!tree) return this.exited;
+    // Before any signal: once the CLI is gone its children are re-parented and no longer found from it.
+    await tree.snapshotAsync();
+    if (this.io.platform === 'win32') {
+      this.logger.trace(`agent ${this.pid}: taskkill of its process tree (${tree.members.length} processes)`);
+      await tree.signalAsync('SIGKILL');
+      if (await this.exitsWithin(interruptMs + terminateMs)) return this.exited;
+      this.logger.warn(`agent ${this.pid}: still alive after taskkill, trying again`);
+      await tree.signalAsync('SIGKILL');
       return this.exited;
     }
     for (const [sig, wait] of [['SIGINT', interruptMs], ['SIGTERM', terminateMs]] as const) {
-      this.logger.trace(`agent ${this.pid}: ${sig} to its process group`);
-      this.signalGroup(sig);
+      this.logger.trace(`agent ${this.pid}: ${sig} to its process tree`);
+      this.signalTree(sig);
       if (await this.exitsWithin(wait)) return this.exited;
     }
     this.logger.warn(`agent ${this.pid}: still alive after SIGINT and SIGTERM, sending SIGKILL`);
-    this.signalGroup('SIGKILL');
-    if (this.pid !== undefined) for (const d of descendantsOf(this.pid)) killQuietly(d, 'SIGKILL');
+    this.signalTree('SIGKILL');
     return this.exited;
   }
 
-  /** Synchronous last resort (host exiting): SIGKILL the group and every marked descendant now. */
+  /** Synchronous last resort (host exiting): SIGKILL (Windows: taskkill) the whole tree now. */
   killNow(): void {
-    if (process.platform === 'win32') return this.taskkill();
-    const marked = markedProcesses(this.marker);
-    this.signalGroup('SIGKILL', true);
-    for (const p of marked) killQuietly(p, 'SIGKILL');
+    try {
+      if (this.io.platform === 'win32') this.tree?.signalKnown('SIGKILL');
+      else this.tree?.signal('SIGKILL');
+    } catch {
+      /* exiting anyway */
+    }
   }
 
   override dispose(): void {
@@ -206,24 +238,11 @@ export class AgentProcess extends Disposable {
     });
   }
 
-  private signalGroup(sig: NodeJS.Signals, quiet = false): void {
-    const pid = this.pid;
-    if (pid === undefined) return;
+  private signalTree(sig: NodeJS.Signals): void {
     try {
-      if (process.platform === 'win32') this.child.kill(sig);
-      else process.kill(-pid, sig);
-    } catch (err: any) {
-      if (err?.code !== 'ESRCH' && !quiet) this.logger.warn(`agent ${pid}: ${sig} failed: ${err?.message ?? err}`);
-    }
-  }
-
-  private taskkill(): void {
-    if (this.pid === undefined) return;
-    try {
-      // Synchronous so that it also works from the host's exit hook.
-      spawnSync('taskkill', ['/T', '/F', '/PID', String(this.pid)], { windowsHide: true, stdio: 'ignore' });
-    } catch {
-      /* the process is gone */
+      this.tree?.signal(sig);
+    } catch (err) {
+      this.logger.warn(`agent ${this.pid}: ${sig} failed: ${String(err)}`);
     }
   }
 
@@ -242,60 +261,6 @@ export class AgentProcess extends Disposable {
 
 /** Environment variable carrying a per-process token, inherited by all descendants of an agent. */
 export const MARKER_VAR = 'GROVE_AGENT_PROCESS';
-
-function killQuietly(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone already */
-  }
-}
-
-/**
- * Live processes whose environment holds `MARKER_VAR=token` (Linux: /proc/<pid>/environ). Finds the tool processes
- * of a CLI that died by SIGKILL: they were re-parented and live in their own session. Elsewhere: [] (the stop
- * ladder's descendant walk and the CLI's own cleanup on SIGINT/SIGTERM cover them).
- */
-export function markedProcesses(token: string): number[] {
-  if (process.platform !== 'linux') return [];
-  const needle = Buffer.from(`${MARKER_VAR}=${token}\0`);
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${e}/environ`).includes(needle)) out.push(Number(e));
-    } catch {
-      /* not ours or gone */
-    }
-  }
-  return out;
-}
-
-/** Pids of all descendants of `pid` (POSIX, from `ps`). */
-export function descendantsOf(pid: number): number[] {
-  let table: string;
-  try {
-    table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' });
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const line of table.split('\n')) {
-    const [c, p] = line.trim().split(/\s+/).map(Number);
-    if (!c || p === undefined) continue;
-    children.set(p, [...(children.get(p) ?? []), c]);
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length) for (const c of children.get(queue.shift()!) ?? []) (out.push(c), queue.push(c));
-  return out;
-}
 
 // ---- resolving the executable ---------------------------------------------------------------------------------
 
@@ -382,14 +347,48 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** Environment variable names whose values must never be logged. */
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|AUTH|CREDENTIAL|COOKIE/i;
+// ---- what may be logged ----------------------------------------------------------------------------------------
 
-/** A loggable command line: the agent-relevant env (ANTHROPIC_*, CLAUDE_*) with secrets masked, then the argv. */
+/**
+ * Variables whose values may appear in a log: CLI configuration that holds no secret. A deny-list of "secret-looking"
+ * names cannot work (`ANTHROPIC_CUSTOM_HEADERS` usually carries an `Authorization` header), so only these are shown.
+ */
+const SHOWN_VARIABLES = new Set([
+  'CLAUDE_CONFIG_DIR', 'CLAUDE_CODE_TMPDIR', 'CLAUDE_CODE_USE_BEDROCK', 'CLAUDE_CODE_USE_VERTEX', 'CLAUDE_CODE_USE_FOUNDRY',
+  'CLAUDE_CODE_MAX_RETRIES', 'CLAUDE_CODE_MAX_OUTPUT_TOKENS', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC', 'CLAUDE_CODE_SUBAGENT_MODEL',
+  'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'ANTHROPIC_DEFAULT_OPUS_MODEL', 'ANTHROPIC_DEFAULT_SONNET_MODEL', 'ANTHROPIC_DEFAULT_HAIKU_MODEL',
+  'DISABLE_TELEMETRY', 'DISABLE_AUTOUPDATER', 'IS_SANDBOX',
+]);
+/** URLs among the shown variables: shown without userinfo (`user:pass@`), query or fragment. */
+const URL_VARIABLES = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_BEDROCK_BASE_URL', 'ANTHROPIC_VERTEX_BASE_URL', 'ANTHROPIC_FOUNDRY_BASE_URL']);
+/** Other variables of the CLI: named in logs (so one can see they are set), their values never shown. */
+const NAMED_VARIABLE = /^(ANTHROPIC_|CLAUDE_)/;
+
+/** A URL with its userinfo, query and fragment masked; `***` for anything that does not look like a URL. Pure. */
+export function maskUrl(value: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^/?#]*)@)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(value);
+  if (!m) return '***';
+  const [, scheme, userinfo, host, rest, query, fragment] = m;
+  return `${scheme}${userinfo !== undefined ? '***@' : ''}${host}${rest}${query ? '?***' : ''}${fragment ? '#***' : ''}`;
+}
+
+/**
+ * The loggable part of an environment, as `NAME=value` words: allow-listed variables with their values (URLs masked),
+ * the CLI's other variables as `NAME=***`, nothing else. Pure.
+ */
+export function describeEnv(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (URL_VARIABLES.has(k)) out.push(`${k}=${maskUrl(v)}`);
+    else if (SHOWN_VARIABLES.has(k)) out.push(`${k}=${v}`);
+    else if (NAMED_VARIABLE.test(k)) out.push(`${k}=***`);
+  }
+  return out;
+}
+
+/** A loggable command line: {@link describeEnv} of the environment, then the argv. */
 export function describeCommand(command: string, args: string[], env: Record<string, string | undefined> = {}): string {
-  const shown = Object.entries(env)
-    .filter(([k, v]) => v !== undefined && /^(ANTHROPIC_|CLAUDE_)/.test(k))
-    .map(([k, v]) => `${k}=${SECRET_NAME.test(k) ? '***' : v}`);
   const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a));
-  return [...shown, quote(command), ...args.map(quote)].join(' ');
+  return [...describeEnv(env), quote(command), ...args.map(quote)].join(' ');
 }

@@ -55,6 +55,21 @@ export interface BackgroundRunnerOptions {
   lingerMs?: number;
 }
 
+/**
+ * Opens a log for appending, readable by the user only (0600; its folder 0700 when created here): it holds prompts,
+ * tool output and file contents. A log that already existed (setup output written first) is narrowed to 0600 too.
+ */
+export function openPrivateLog(file: string): fs.WriteStream {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const fd = fs.openSync(file, 'a', 0o600);
+  try {
+    if (process.platform !== 'win32') fs.fchmodSync(fd, 0o600);
+  } catch {
+    /* not ours to change: still written */
+  }
+  return fs.createWriteStream(file, { fd });
+}
+
 /** Bytes of stderr kept to explain a failure without a `result`. */
 const STDERR_TAIL = 4096;
 
@@ -143,8 +158,7 @@ export class BackgroundRunner extends Disposable {
   private async runTurn(prompt: string): Promise<ProcessExit> {
     const exe = this.options.executable ?? resolveClaudeExecutable(this.options.claudePath, this.options.env);
     const args = [...exe.prefixArgs, ...this.buildArgs()];
-    fs.mkdirSync(path.dirname(this.options.logPath), { recursive: true });
-    this.log ??= fs.createWriteStream(this.options.logPath, { flags: 'a' });
+    this.log ??= openPrivateLog(this.options.logPath);
     const commandLine = describeCommand(exe.command, args, this.options.env);
     this.logger.info(`> ${commandLine}`);
     this.appendLog({ type: 'grove_spawn', command: commandLine, cwd: this.options.cwd, ts: Date.now() });
@@ -204,6 +218,8 @@ export class BackgroundRunner extends Disposable {
     handle(parser.end());
     this.pending.clear();
     this.appendLog({ type: 'grove_exit', code: exit.code, signal: exit.signal, stopped: exit.stoppedByUser, ts: Date.now() });
+    // The turn's log is complete on disk before anyone hears it ended (transcript views read it then).
+    await this.flushLog();
     if (result) {
       // An API error reports subtype "success" with is_error true and exit code 1. A CLI we ended for lingering
       // after its result is not a failure.
@@ -214,7 +230,6 @@ export class BackgroundRunner extends Disposable {
       const detail = stderrTail.trim() ? `: ${stderrTail.trim().split('\n').slice(-5).join('\n')}` : '';
       this._onDidEvent.fire({ type: 'result', isError: true, subtype: 'error_exit', text: `Claude Code ${why} before finishing${detail}` });
     }
-    this.closeLog();
     this._onDidEvent.fire({ type: 'exit', code: exit.code, signal: exit.signal, stoppedByUser: exit.stoppedByUser });
     return exit;
   }
@@ -245,5 +260,16 @@ export class BackgroundRunner extends Disposable {
   private closeLog(): void {
     this.log?.end();
     this.log = undefined;
+  }
+
+  /** Closes the log once everything written so far is in the file. */
+  private flushLog(): Promise<void> {
+    const log = this.log;
+    this.log = undefined;
+    if (!log) return Promise.resolve();
+    return new Promise((resolve) => {
+      log.once('error', () => resolve());
+      log.end(() => resolve());
+    });
   }
 }

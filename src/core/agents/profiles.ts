@@ -23,10 +23,22 @@ export interface ProfileVariables {
 /**
  * Expands a template into an argument array. Each element stays one argument whatever the prompt contains (spaces,
  * quotes, `$(…)`, newlines); unknown `${name}` placeholders are left as written.
+ *
+ * A value never turns an argument into an option: when an element the template does not start with `-` would start
+ * with `-` after expansion (a plan body beginning `--yes`, a title `-rf`), it gets a leading space, as the Claude path
+ * does with its prompt — so the other CLI reads it as text, not as a flag.
  */
 export function expandArgs(template: readonly string[], vars: ProfileVariables): string[] {
   const values: Record<string, string | undefined> = { prompt: vars.prompt, title: vars.title ?? vars.prompt, cwd: vars.cwd };
-  return template.map((arg) => arg.replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole));
+  return template.map((arg) => {
+    const expanded = arg.replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+    return arg.startsWith('-') ? expanded : notAnOption(expanded);
+  });
+}
+
+/** A user-supplied text that must arrive as one positional argument: a leading `-` gets a space before it. */
+export function notAnOption(value: string): string {
+  return value.startsWith('-') ? ` ${value}` : value;
 }
 
 /** Validates the `grove.agents` setting; invalid entries are reported, not thrown. */

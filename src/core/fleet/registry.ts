@@ -149,7 +149,7 @@ export class InstanceRegistry extends Disposable {
   /** Starts watching the folder for changes by other processes. Idempotent. */
   watch(): void {
     if (this.watcher || this.isDisposed) return;
-    fs.mkdirSync(this.dir, { recursive: true });
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.watcher = fs.watch(this.dir, (_event, filename) => {
       // Some platforms give no file name; then any change in the folder may concern us.
       if (filename && filename.toString() !== REGISTRY_FILE) return;
@@ -257,7 +257,7 @@ export class InstanceRegistry extends Disposable {
     if (text === this.lastCorruptText) return;
     this.lastCorruptText = text;
     const backup = `${this.file}.${new Date().toISOString().replace(/[:.]/g, '-')}.${process.pid}.bak`;
-    await fsp.writeFile(backup, text);
+    await fsp.writeFile(backup, text, { mode: 0o600 });
     this.logger.warn(`registry ${this.file} is corrupt (${reason}); kept as ${backup}`);
     this._onDidReportCorruption.fire({ file: this.file, backup, reason });
   }
@@ -306,7 +306,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 async function writeAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-  const handle = await fsp.open(tmp, 'w');
+  const handle = await fsp.open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(text);
     await handle.sync();

@@ -64,7 +64,7 @@ async function acquire(file: string, options: FileLockOptions): Promise<string> 
   for (;;) {
     if (signal?.aborted) throw new LockAbortedError(file);
     try {
-      const fd = fs.openSync(file, 'wx');
+      const fd = fs.openSync(file, 'wx', 0o600);
       try {
         fs.writeSync(fd, JSON.stringify(content));
       } finally {

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { resolveClaudeExecutable, which } from '../../core/agents/agentProcess';
+import { agentEnvironment, resolveClaudeExecutable, which } from '../../core/agents/agentProcess';
 import { claudeConfigFile, inheritFolderTrust } from '../../core/agents/claudeTrust';
 import { writeHookSettings } from '../../core/agents/hookSettings';
 import { HookStatusMapper, StatusFileTailer } from '../../core/agents/hookStatus';
-import { expandArgs, findProfile, parseProfiles } from '../../core/agents/profiles';
+import { expandArgs, findProfile, notAnOption, parseProfiles } from '../../core/agents/profiles';
+import { typedInput } from '../../core/agents/terminalInput';
 import type { AgentHandle, AgentStartOptions } from '../../core/agents/port';
 import type { AgentEvent, InstanceSnapshot } from '../../core/model';
 import { Disposable } from '../../core/util/disposable';
@@ -93,14 +94,15 @@ export class TerminalAgents extends Disposable {
         '--settings', files.settingsPath, '--permission-mode', instance.permissionMode];
       if (instance.model) args.push('--model', instance.model);
       // The prompt is one argument; a leading "-" must not be read as an option.
-      if (options.prompt) args.push(options.prompt.startsWith('-') ? ` ${options.prompt}` : options.prompt);
+      if (options.prompt) args.push(notAnOption(options.prompt));
       terminalOptions = {
         name,
         shellPath: exe.command,
         shellArgs: args,
         cwd: instance.worktreePath,
-        // The hook command runs our Node script with the host's executable (Electron in desktop VS Code).
-        env: { ...stringEnv(ctx.env), ELECTRON_RUN_AS_NODE: '1', GROVE_INSTANCE_ID: instance.id },
+        // The hook command sets ELECTRON_RUN_AS_NODE for itself (see hookSettings); here it would make every Electron
+        // app and VS Code extension test the agent starts run as plain Node. Null removes one the host passed on.
+        env: { ...terminalEnv(ctx.env), GROVE_INSTANCE_ID: instance.id },
         iconPath: new vscode.ThemeIcon('hubot'),
         color: new vscode.ThemeColor('terminal.ansiGreen'),
       };
@@ -113,7 +115,7 @@ export class TerminalAgents extends Disposable {
         shellPath: which(profile.command, ctx.env) ?? profile.command,
         shellArgs: expandArgs(profile.args, { prompt: options.prompt, title: instance.title, cwd: instance.worktreePath }),
         cwd: instance.worktreePath,
-        env: { ...stringEnv(ctx.env), GROVE_INSTANCE_ID: instance.id },
+        env: { ...terminalEnv(ctx.env), GROVE_INSTANCE_ID: instance.id },
         iconPath: new vscode.ThemeIcon('terminal'),
       };
       source = { kind: 'files' };
@@ -155,8 +157,11 @@ export class TerminalAgents extends Disposable {
     const subs: vscode.Disposable[] = [];
     // Input typed before the agent's UI is up would be lost: hold it until the first hook says it is.
     const pendingInput: string[] = [];
+    // A bracketed paste of the text without its control characters, then Enter on its own (see terminalInput).
     const type = (prompt: string) => {
-      terminal.sendText(prompt.replace(/\r?\n/g, ' '), false);
+      const input = typedInput(prompt);
+      if (!input) return;
+      terminal.sendText(input.paste, false);
       setTimeout(() => terminal.sendText('', true), 300);
     };
     const markReady = () => {
@@ -229,8 +234,8 @@ export class TerminalAgents extends Disposable {
       },
       // The TUI takes input while it works (it queues it for its next turn).
       acceptsInput: true,
-      // Typing into the agent's own input (the TUI prompt), not into a shell. The text and the Enter go separately:
-      // arriving in one chunk, the TUI takes them for a paste and keeps the newline in the input.
+      // Typing into the agent's own input (the TUI prompt), not into a shell: a bracketed paste keeps multi-line text
+      // multi-line; the Enter goes separately, after the TUI took the paste in.
       followUp: (prompt) => {
         if (session.ready) type(prompt);
         else pendingInput.push(prompt);
@@ -252,8 +257,10 @@ export class TerminalAgents extends Disposable {
   }
 }
 
-function stringEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+/** The terminal's environment: `env` without undefined values and without the host-only ELECTRON_RUN_AS_NODE. */
+function terminalEnv(env: Record<string, string | undefined>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(agentEnvironment(env))) if (v !== undefined) out[k] = v;
+  out.ELECTRON_RUN_AS_NODE = null;
   return out;
 }

@@ -61,6 +61,33 @@ describe('background runner (real CLI)', function () {
     assert.ok(!/ANTHROPIC_API_KEY=test/.test(log + logger.lines.join('\n')));
   });
 
+  it('keeps secrets out of the Output channel and the jsonl log, which is private (0600)', async function () {
+    if (process.platform === 'win32') this.skip();
+    const secret = 'Bearer grove-header-secret-9f3';
+    model = await ScriptedModel.start({ script: [text('Hello.')] });
+    box = makeSandbox(model.url);
+    // The setup command's output may have created the log first, with the default mode.
+    fs.mkdirSync(path.dirname(box.logPath), { recursive: true });
+    fs.writeFileSync(box.logPath, '{"type":"grove_setup","text":"ok"}\n', { mode: 0o644 });
+    fs.chmodSync(box.logPath, 0o644);
+    const logger = new MemoryLogger();
+    runner = new BackgroundRunner({
+      cwd: box.repo, env: { ...box.env, ANTHROPIC_CUSTOM_HEADERS: `Authorization: ${secret}`, GROVE_TEST_TOKEN: 'tok-secret-2' }, logPath: box.logPath, claudePath: CLAUDE(), logger,
+    });
+    const exit = await runner.start('Say hello');
+    assert.equal(exit.code, 0);
+    const log = fs.readFileSync(box.logPath, 'utf8');
+    const output = logger.lines.join('\n');
+    assert.match(log, /"grove_spawn"/);
+    assert.match(log, /"grove_setup"/, 'the earlier lines are kept');
+    assert.match(output, /ANTHROPIC_CUSTOM_HEADERS=\*\*\*/);
+    for (const s of [secret, 'grove-header-secret', 'tok-secret-2']) {
+      assert.ok(!log.includes(s), `${s} is in the jsonl log`);
+      assert.ok(!output.includes(s), `${s} is in the Output channel: ${output}`);
+    }
+    assert.equal(fs.statSync(box.logPath).mode & 0o777, 0o600);
+  });
+
   for (const [status, message, visible] of [[500, 'Scripted internal failure', /500|Scripted internal failure/], [401, 'Scripted invalid x-api-key', /Invalid API key/], [529, 'Scripted overload', /529|verloaded|Scripted overload/]] as const) {
     it(`an API error ${status} fails the instance with the CLI's message visible`, async () => {
       const { runner, events } = await setup([apiError(status, message)]);

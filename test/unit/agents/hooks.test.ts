@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { writeHookSettings } from '../../../src/core/agents/hookSettings';
+import { hookCommand, quoteForBashAndPowerShell, windowsHookWrapper, writeHookSettings } from '../../../src/core/agents/hookSettings';
 import { HookStatusMapper, StatusFileTailer } from '../../../src/core/agents/hookStatus';
 import type { AgentEvent } from '../../../src/core/model';
-import { ScriptedModel, text, write } from '../../support/scriptedModel';
+import { bash, ScriptedModel, text, write } from '../../support/scriptedModel';
 import { CLAUDE, makeSandbox, sleep } from '../../support/agentFixtures';
 
 describe('hook status (terminal mode)', function () {
@@ -53,6 +53,77 @@ describe('hook status (terminal mode)', function () {
       await model.close();
       box.cleanup();
     }
+  });
+
+  /**
+   * A stand-in for the Electron binary of desktop VS Code, in a folder with spaces: it runs a script as Node only
+   * with ELECTRON_RUN_AS_NODE=1 (otherwise Electron would start an app and never read the hook's input).
+   */
+  function fakeElectron(root: string): string {
+    const dir = path.join(root, "Visual Studio Code's", 'bin dir');
+    fs.mkdirSync(dir, { recursive: true });
+    const exe = path.join(dir, 'code electron');
+    fs.writeFileSync(exe, `#!/bin/sh\nif [ "$ELECTRON_RUN_AS_NODE" != 1 ]; then echo 'Electron: would start an app' >&2; exit 9; fi\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    return exe;
+  }
+
+  it('the hook command sets ELECTRON_RUN_AS_NODE for itself: hooks run under Electron, the agent never sees it (real CLI)', async function () {
+    if (process.platform === 'win32') this.skip();
+    const model = await ScriptedModel.start({
+      script: [bash(`node -e "require('fs').writeFileSync('agent-env.txt', String(process.env.ELECTRON_RUN_AS_NODE))"`), text('Checked.')],
+    });
+    const box = makeSandbox(model.url);
+    try {
+      const electron = fakeElectron(box.root);
+      const files = writeHookSettings({ dir: path.join(box.root, 'hook dir'), nodePath: electron });
+      const env = { ...box.env };
+      delete (env as Record<string, string | undefined>).ELECTRON_RUN_AS_NODE;
+      const r = await execa(CLAUDE(), ['-p', 'check', '--settings', files.settingsPath, '--output-format', 'stream-json', '--verbose', '--permission-mode', 'bypassPermissions'], {
+        cwd: box.repo, env, extendEnv: false, stdin: 'ignore', reject: false,
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      let names: string[] = [];
+      for (let i = 0; i < 50 && !names.includes('SessionEnd'); i++) {
+        await sleep(100);
+        names = fs.readFileSync(files.statusPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).hook_event_name);
+      }
+      for (const n of ['UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'SessionEnd']) assert.ok(names.includes(n), `${n} missing from [${names}]: the hook did not run as Node`);
+      assert.equal(fs.readFileSync(path.join(box.repo, 'agent-env.txt'), 'utf8'), 'undefined', "the agent's own commands inherited ELECTRON_RUN_AS_NODE");
+    } finally {
+      await model.close();
+      box.cleanup();
+    }
+  });
+
+  it('Windows: the hook starts a batch-and-bash wrapper; its bash half runs the script under Electron (paths with spaces)', async function () {
+    if (process.platform === 'win32') this.skip();
+    const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'grove-hookwin-')));
+    try {
+      const electron = fakeElectron(root);
+      const files = writeHookSettings({ dir: path.join(root, 'global storage', 'hooks', 'i 1'), nodePath: electron, platform: 'win32' });
+      const command = (files.settings.hooks.Stop[0] as any).hooks[0].command as string;
+      assert.equal(command, `. "${files.wrapperPath}"`);
+      const wrapper = fs.readFileSync(files.wrapperPath!, 'utf8');
+      assert.ok(wrapper.split('\r\n').length >= 4 && !/[^\r]\n/.test(wrapper), 'every line ends in CRLF for cmd.exe');
+      assert.match(wrapper, /\r\nset "ELECTRON_RUN_AS_NODE=1"\r\n/);
+      // Git Bash sources the file: run the hook command the way Claude Code does, with the hook input on stdin.
+      const r = await execa('bash', ['-c', command], { input: JSON.stringify({ hook_event_name: 'Stop', session_id: 's' }), reject: false, env: { PATH: process.env.PATH } });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(JSON.parse(fs.readFileSync(files.statusPath, 'utf8').trim()).hook_event_name, 'Stop');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('hook commands: quoting for each shell, and the batch half of the Windows wrapper', () => {
+    assert.equal(hookCommand('/opt/it\'s/node', '/h/grove-hook.js', '/h/status.jsonl', 'linux'), `ELECTRON_RUN_AS_NODE=1 '/opt/it'\\''s/node' '/h/grove-hook.js' '/h/status.jsonl'`);
+    assert.equal(hookCommand('C:\\Code\\Code.exe', 'C:\\Users\\A B\\h\\grove-hook.js', 'C:\\Users\\A B\\h\\status.jsonl', 'win32'), '. "C:/Users/A B/h/grove-hook.cmd"');
+    assert.equal(quoteForBashAndPowerShell('C:/Users/O\'Brien/x.cmd'), `"C:/Users/O'Brien/x.cmd"`);
+    assert.equal(quoteForBashAndPowerShell('C:/Users/$me/x.cmd'), `'C:/Users/$me/x.cmd'`);
+    assert.throws(() => quoteForBashAndPowerShell("C:/Users/$O'B/x.cmd"));
+    const w = windowsHookWrapper('C:\\Program Files\\Code\\Code.exe', 'C:\\Users\\100% A\\grove-hook.js', 'C:\\Users\\100% A\\status.jsonl').split('\r\n');
+    assert.equal(w[0], `:; ELECTRON_RUN_AS_NODE=1 exec 'C:/Program Files/Code/Code.exe' 'C:/Users/100% A/grove-hook.js' 'C:/Users/100% A/status.jsonl' #`);
+    assert.deepEqual(w.slice(1), ['@echo off', 'set "ELECTRON_RUN_AS_NODE=1"', '"C:\\Program Files\\Code\\Code.exe" "C:\\Users\\100%% A\\grove-hook.js" "C:\\Users\\100%% A\\status.jsonl"', '']);
   });
 
   it('ignores other sessions (a nested claude -p) and collapses repeated running lines', () => {
