@@ -146,6 +146,10 @@ export const problem = {
     code: 'SyncInProgress', blocking: true, files: [...files],
     message: `These files still contain conflict markers: ${describeFiles(files)}. Edit them, stage them, then complete the sync.`,
   }),
+  unstagedWhileRebasing: (path: string, files: readonly string[]): MergeProblem => ({
+    code: 'SyncInProgress', blocking: true, worktreePath: path, files: [...files],
+    message: `These files were changed in ${path} after the rebase stopped and are not staged: ${describeFiles(files)}. Stage them to make them part of the resolved commit, or undo those changes, then complete the sync.`,
+  }),
   checkFailed: (command: string, exitCode: number | null, output: string): MergeProblem => ({
     code: 'CheckFailed', blocking: true, output,
     message: `The check \`${command}\` failed (exit ${exitCode ?? 'signal'}): see its log.`,

@@ -6,7 +6,8 @@
 import type { Logger } from '../util/logger';
 import { nullLogger } from '../util/logger';
 import type { GitClient, LockedRepository } from './gitClient';
-import { GitError } from './gitError';
+import { parseNulList } from './changes';
+import { GitError, isGitError } from './gitError';
 import { dropRedundantBackups, headBranchOrRebasing, leftoverMarkers, syncState, withMessageFile, writeBackup } from './gitQueries';
 import { gatherSyncFacts } from './mergeFacts';
 import { evaluateSync, problem } from './mergePolicy';
@@ -71,11 +72,15 @@ export class SyncService {
         await dropRedundantBackups(this.git, repo, worktreePath, branch, signal);
         return { status: 'synced' };
       }
+      // `rebase --continue` refuses while tracked files have unstaged changes (edits made after the stop):
+      // say so first, and never abort — aborting would throw those edits and the resolution away.
+      const unstaged = parseNulList((await this.git.read(worktreePath, ['diff', '--name-only', '-z'], { signal })).stdout);
+      if (unstaged.length) throwIfBlocked([problem.unstagedWhileRebasing(worktreePath, unstaged)]);
       // A rebase stopped on a conflict: commit the resolution ourselves with --no-edit (so no editor can be
       // needed whatever GIT_EDITOR says), unless the resolution made the commit empty (then it is dropped).
       const staged = await this.git.read(worktreePath, ['diff', '--cached', '--quiet'], { signal, okExitCodes: [1] });
       if (staged.exitCode === 1) await repo.run(worktreePath, ['commit', '--no-edit'], { signal });
-      return this.runUntilStop(repo, worktreePath, ['-c', 'core.editor=true', 'rebase', '--continue'], branch, signal);
+      return this.runUntilStop(repo, worktreePath, ['-c', 'core.editor=true', 'rebase', '--continue'], branch, signal, false);
     }, signal);
   }
 
@@ -90,8 +95,12 @@ export class SyncService {
     }, signal);
   }
 
-  /** Runs a merge/rebase step; distinguishes "stopped on conflicts" (kept) from any other failure (undone). */
-  private async runUntilStop(repo: LockedRepository, worktreePath: string, args: string[], branch: string | undefined, signal?: AbortSignal): Promise<SyncResult> {
+  /**
+   * Runs a merge/rebase step; distinguishes "stopped on conflicts" (kept) from any other failure: undone when
+   * the step started the sync (`undo`: the worktree was clean, so aborting restores exactly the state before),
+   * kept otherwise (a sync being completed holds the user's resolutions; aborting would lose them).
+   */
+  private async runUntilStop(repo: LockedRepository, worktreePath: string, args: string[], branch: string | undefined, signal?: AbortSignal, undo = true): Promise<SyncResult> {
     let failure: unknown;
     try {
       await repo.run(worktreePath, args, { signal });
@@ -106,6 +115,12 @@ export class SyncService {
     if (state.operation && state.conflicts.length) {
       this.logger.info(`sync stopped on conflicts in ${worktreePath}: ${state.conflicts.join(', ')}`);
       return { status: 'conflicted', conflicts: state.conflicts };
+    }
+    if (!undo && state.operation) {
+      throw new GitError(
+        `The ${state.operation} could not continue (${failure instanceof Error ? failure.message : String(failure)}). It is still in progress in ${worktreePath}, with your resolutions: fix that and complete the sync again, or abort it.`,
+        { code: isGitError(failure) ? failure.code : 'Unknown', cause: failure },
+      );
     }
     // Stopped for another reason (an untracked file in the way, a hook…): undo so the worktree is as before.
     if (state.operation === 'rebase') await repo.run(worktreePath, ['rebase', '--abort']).catch(() => undefined);
