@@ -35,6 +35,12 @@ export interface RadarAgent {
   branch: string;
   /** The base it merges into (a branch or any commit-ish); its current tip is used. */
   baseRef: string;
+  /**
+   * The caller knows the worktree's files did not change since the previous scan (its agent was idle and still
+   * is): the previous snapshot is reused, without reading the worktree, as long as its HEAD is the same.
+   * Default false: the worktree is read (one `git add -A` into the private index) on every scan.
+   */
+  unchanged?: boolean;
 }
 
 export interface RadarPair {
@@ -137,6 +143,8 @@ interface WorktreeCache {
   seed?: string;
   indexHash?: string;
   tree?: string;
+  /** HEAD when `tree` was read. */
+  head?: string;
 }
 
 interface RepoState {
@@ -205,7 +213,10 @@ export class ConflictRadar {
         const baseTip = tips.get(agent.baseRef);
         if (!baseTip) throw new Error(`The base '${agent.baseRef}' does not exist.`);
         const realIndex = path.join(adminDirs.get(key) ?? commonDir, 'index');
-        const tree = await this.worktreeTree(repo, agent.worktreePath, realIndex, head.length / 2, signal);
+        const cached = repo.worktrees.get(key);
+        const tree = agent.unchanged && cached?.tree && cached.head === head
+          ? cached.tree
+          : await this.worktreeTree(repo, agent.worktreePath, realIndex, head, signal);
         const state = await this.memo(repo, `commit ${tree} ${head}`, () => this.commitTree(repo, repoRoot, tree, head, signal));
         const mergeBase = await this.memo(repo, `mb ${head} ${baseTip}`, () => this.mergeBase(repoRoot, head, baseTip, signal));
         const [own, baseChanges] = await Promise.all([
@@ -256,7 +267,7 @@ export class ConflictRadar {
   // ------------------------------------------------------------------------------------------------ steps
 
   /** The worktree's current content (tracked changes, untracked files; not ignored ones) as a tree id. */
-  private async worktreeTree(repo: RepoState, worktreePath: string, realIndex: string, oidLength: number, signal?: AbortSignal): Promise<string> {
+  private async worktreeTree(repo: RepoState, worktreePath: string, realIndex: string, head: string, signal?: AbortSignal): Promise<string> {
     const key = normalizePath(worktreePath);
     let cache = repo.worktrees.get(key);
     if (!cache) {
@@ -273,8 +284,10 @@ export class ConflictRadar {
     }
     const env = { ...repo.env, GIT_INDEX_FILE: cache.index };
     await this.git.read(worktreePath, ['add', '-A', '--ignore-errors'], { signal, env });
-    const hash = indexFingerprint(await fs.promises.readFile(cache.index), oidLength);
+    const hash = indexFingerprint(await fs.promises.readFile(cache.index), head.length / 2);
+    cache.head = head;
     if (hash === cache.indexHash && cache.tree) return cache.tree;
+    cache.tree = undefined;
     const tree = (await this.git.read(worktreePath, ['write-tree'], { signal, env })).stdout.trim();
     cache.indexHash = hash;
     cache.tree = tree;

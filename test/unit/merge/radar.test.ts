@@ -94,6 +94,21 @@ describe('merge: conflict radar', function () {
     await radar.dispose();
   });
 
+  it('unchanged: the previous snapshot is reused without reading the worktree, unless its HEAD moved', async () => {
+    const { f, agents, wt } = await fleet();
+    commit(wt.b!, 'b', { 'b.txt': 'from b\n' });
+    const radar = new ConflictRadar(f.client, { logger: f.logger });
+    assert.deepEqual((await radar.scan(f.repoRoot, agents)).pairs, []);
+    writeFiles(wt.a!, { 'b.txt': 'from a\n' });
+    const idle = agents.map((a) => ({ ...a, unchanged: true }));
+    const mark = f.logger.lines.length;
+    assert.deepEqual((await radar.scan(f.repoRoot, idle)).pairs, [], 'a is said to be unchanged: not read');
+    assert.equal(f.logger.lines.slice(mark).filter((l) => /> git add -A/.test(l)).length, 0);
+    git(wt.a!, 'commit', '-q', '-am', 'a');
+    assert.deepEqual((await radar.scan(f.repoRoot, idle)).pairs.map((p) => [p.a, p.b, p.conflict]), [['a', 'b', true]], 'HEAD moved: read again');
+    await radar.dispose();
+  });
+
   it('an agent that cannot be scanned is reported; the others are; dispose removes the private objects', async () => {
     const { f, agents, wt } = await fleet();
     commit(wt.a!, 'a', { 'b.txt': 'from a\n' });
