@@ -97,7 +97,7 @@ export const problem = {
   }),
   uncommitted: (path: string, files: readonly string[]): MergeProblem => ({
     code: 'UncommittedWork', blocking: true, files: [...files], worktreePath: path,
-    message: `${path} has uncommitted changes (${describeFiles(files)}): commit them first.`,
+    message: `${path} has changes that are not committed (${describeFiles(files)}): commit them first.`,
   }),
   baseNotABranch: (baseRef: string): MergeProblem => ({
     code: 'BaseNotABranch', blocking: true,

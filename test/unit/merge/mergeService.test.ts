@@ -19,6 +19,7 @@ describe('merge: service', function () {
       assert.deepEqual(r, { status: 'synced' });
       assert.equal(read(f.worktreePath, 'user.txt'), 'user\n');
       assert.equal(parents(f.worktreePath, 'HEAD').length, 2);
+      assert.equal(git(f.worktreePath, 'log', '-1', '--format=%B'), `Merge main into ${f.branch}`);
       assert.equal(exactState(f.repoRoot), userCheckout, "the user's checkout is never touched");
       assert.deepEqual(await f.service.syncFromBase({ ...f, strategy: 'merge' }), { status: 'upToDate' });
     });
