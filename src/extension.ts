@@ -1,10 +1,7 @@
 // Composition root: builds core objects with plain constructor arguments, wires the VS Code layer, and hands
 // every disposable to context.subscriptions. Nothing else constructs services.
 import * as vscode from 'vscode';
-import { Fleet } from './core/fleet/fleet';
-import { GitClient } from './core/git/gitClient';
-import { MergeService } from './core/git/mergeService';
-import { WorktreeManager } from './core/git/worktreeManager';
+import { Grove } from './core/grove';
 import { AgentRunners } from './vscode/agents/agentRunners';
 import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
@@ -37,19 +34,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const log = new ChannelLogger(channel);
   const demoModel = process.env.GROVE_DEMO_MODEL === '1';
 
-  const git = new GitClient({ logger: log });
-  const worktrees = new WorktreeManager(git, { logger: log });
-  const repos = new WorkspaceRepositories(worktrees, git, log);
-  const agents = new AgentRunners(context, worktrees, repos, log);
-  const fleet = new Fleet(
-    { commonDir: (repoRoot) => git.commonDir(repoRoot), worktrees: agents.worktreePort(), agents },
-    { logger: log, maxConcurrent: groveConfig().maxConcurrent },
-  );
-  context.subscriptions.push(repos, agents, fleet);
+  let repos: WorkspaceRepositories | undefined;
+  let agents!: AgentRunners;
+  const grove = new Grove({
+    kind: 'vscode',
+    logger: log,
+    settings: (repoRoot) => groveConfig(vscode.Uri.file(repoRoot)),
+    trusted: () => vscode.workspace.isTrusted,
+    capabilities: { terminal: true },
+    agents: (parts) => (agents = new AgentRunners(context, parts)),
+    onWorktreeCreated: (repoRoot) => void repos?.refresh(repos.find(repoRoot)?.info.mainWorktree),
+  });
+  const { git, worktrees, fleet, merges } = grove;
+  repos = new WorkspaceRepositories(worktrees, git, log);
+  context.subscriptions.push(repos, grove);
   beforeExit = () => fleet.shutdown();
-  const services: Services = { context, log, channel, git, worktrees, repos, fleet, demoModel };
+  const services: Services = { context, log, channel, grove, git, worktrees, repos, fleet, demoModel };
 
-  const merges = new MergeService(git, log);
   const review = new ReviewModel(git, merges, fleet, repos, log);
   const claudeSessions = new ClaudeSessionsModel(fleet);
   const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions);
@@ -77,7 +78,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       void vscode.window.showErrorMessage(`Grove: the agent registry ${c.file} was unreadable. Its content was kept in ${c.backup}.`);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('grove.maxConcurrent')) fleet.maxConcurrent = groveConfig().maxConcurrent;
+      // The cap is read per repository at each scheduling step; a raised cap starts queued work at once.
+      if (e.affectsConfiguration('grove.maxConcurrent')) fleet.maxConcurrent = (repoRoot) => groveConfig(vscode.Uri.file(repoRoot)).maxConcurrent;
     }),
     ...registerCommands(log, () => channel.show(true), {
       ...worktreeCommands(services),
@@ -102,7 +104,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
-    await fleet.recover(roots);
+    await grove.recover(roots);
     await agents.reattachTerminals(fleet);
     if (view.visible) void claudeSessions.refresh();
     status.update(fleet.instances());

@@ -1,82 +1,59 @@
 /**
- * The CLI's composition root: the same core objects the extension builds in `activate`, without vscode, for
- * one repository. Every command and the MCP server get one {@link Grove}.
+ * The CLI's composition root: the same core {@link Grove} the extension builds in `activate`, without vscode, for
+ * one repository. Every command and the MCP server get one {@link CliContext}.
  */
 import path from 'node:path';
-import { Fleet } from '../core/fleet/fleet';
-import { isActive } from '../core/fleet/instance';
-import { worktreePort } from '../core/fleet/worktreePort';
-import { GitClient } from '../core/git/gitClient';
+import { GroveError } from '../core/errors';
+import { findInstance } from '../core/flows/instances';
+import { Grove } from '../core/grove';
 import { isGitError } from '../core/git/gitError';
-import { MergeService } from '../core/git/mergeService';
+import { GitClient } from '../core/git/gitClient';
 import { WorktreeManager, type RepositoryInfo } from '../core/git/worktreeManager';
-import type { InstanceSnapshot } from '../core/model';
-import { Disposable } from '../core/util/disposable';
+import type { DriverKind, InstanceSnapshot } from '../core/model';
 import type { Logger } from '../core/util/logger';
 import { CliError } from './args';
 import { CliAgents } from './cliAgents';
-import { isAgentProcess, killAgentGroup } from '../core/agents/processControl';
 import type { CliSettings } from './settings';
 
-export interface GroveOptions {
+export interface OpenOptions {
   /** Any folder inside the repository (default: cwd). */
   repo?: string;
   settings: CliSettings;
   logger: Logger;
+  kind?: DriverKind;
 }
 
-export class Grove extends Disposable {
-  readonly git: GitClient;
-  readonly worktrees: WorktreeManager;
-  readonly merges: MergeService;
-  readonly agents: CliAgents;
-  readonly fleet: Fleet;
-
+export class CliContext {
   private constructor(
+    readonly grove: Grove,
     readonly repo: RepositoryInfo,
     readonly settings: CliSettings,
-    readonly logger: Logger,
-    git: GitClient,
-    worktrees: WorktreeManager,
-  ) {
-    super();
-    this.git = git;
-    this.worktrees = worktrees;
-    this.merges = new MergeService(git, logger);
-    this.agents = this._register(new CliAgents(worktrees, repo.commonDir, settings, logger));
-    this.fleet = this._register(new Fleet(
-      {
-        commonDir: async () => repo.commonDir,
-        worktrees: worktreePort(worktrees, () => settings, { onOutput: (title, chunk) => logger.info(`[setup ${title.slice(0, 40)}] ${chunk.trimEnd()}`) }),
-        agents: this.agents,
-      },
-      {
-        logger,
-        maxConcurrent: settings.maxConcurrent,
-        // Only ever an agent's process group: the pid of an instance that has no agent yet is its driver's
-        // (a VS Code window, another grove), which must never be signalled.
-        killProcess: (pid) => {
-          if (isAgentProcess(pid)) void killAgentGroup(pid);
-        },
-      },
-    ));
-  }
+    readonly agents: CliAgents,
+  ) {}
 
-  /** Resolves the repository containing `repo` and loads its registry (recovering dead instances as the extension does). */
-  static async open(options: GroveOptions): Promise<Grove> {
-    const git = new GitClient({ logger: options.logger });
-    const worktrees = new WorktreeManager(git, { logger: options.logger });
+  /** Resolves the repository containing `repo` and loads its registry (applying the ownership protocol). */
+  static async open(options: OpenOptions): Promise<CliContext> {
+    const probe = new WorktreeManager(new GitClient({ logger: options.logger }), { logger: options.logger });
     let repo: RepositoryInfo;
     try {
-      repo = await worktrees.resolveRepository(path.resolve(options.repo ?? process.cwd()));
+      repo = await probe.resolveRepository(path.resolve(options.repo ?? process.cwd()));
     } catch (err) {
       if (isGitError(err)) throw new CliError(err.message);
       throw err;
     }
     if (repo.isBare) throw new CliError(`${repo.commonDir} is a bare repository: Grove needs a working tree.`);
-    const grove = new Grove(repo, options.settings, options.logger, git, worktrees);
-    await grove.fleet.recover([repo.mainWorktree]);
-    return grove;
+    let agents!: CliAgents;
+    const grove = new Grove({
+      kind: options.kind ?? 'cli',
+      logger: options.logger,
+      settings: () => options.settings.settings,
+      trusted: () => true,
+      capabilities: { terminal: false },
+      agents: (parts) => (agents = new CliAgents(parts, () => options.settings.onPermission)),
+    });
+    const ctx = new CliContext(grove, repo, options.settings, agents);
+    await grove.recover([repo.mainWorktree]);
+    return ctx;
   }
 
   get repoRoot(): string {
@@ -84,39 +61,21 @@ export class Grove extends Disposable {
   }
 
   instances(): InstanceSnapshot[] {
-    return this.fleet.instances().filter((s) => s.repoRoot === this.repoRoot);
+    return this.grove.fleet.instances().filter((s) => s.repoRoot === this.repoRoot);
   }
 
-  /**
-   * An instance by full id, unique id prefix, or exact title (case-insensitive; the newest when several
-   * share it). @throws CliError listing the candidates when ambiguous.
-   */
+  /** An instance by full id, unique id prefix (4+ characters) or exact title. @throws CliError */
   resolve(ref: string): InstanceSnapshot {
-    const all = this.instances();
-    const exact = all.find((s) => s.id === ref);
-    if (exact) return exact;
-    const key = ref.trim().toLowerCase();
-    const byPrefix = key.length >= 4 ? all.filter((s) => s.id.startsWith(key)) : [];
-    if (byPrefix.length === 1) return byPrefix[0]!;
-    if (byPrefix.length > 1) throw new CliError(`"${ref}" matches ${byPrefix.length} instances: ${byPrefix.map((s) => `${s.id.slice(0, 8)} ${s.title}`).join(', ')}; give more of the id.`);
-    const byTitle = all.filter((s) => s.title.trim().toLowerCase() === key).sort((a, b) => b.createdAt - a.createdAt);
-    if (byTitle.length) return byTitle[0]!;
-    throw new CliError(`No instance "${ref}" in ${this.repoRoot}. \`grove status\` lists them.`);
+    try {
+      return findInstance(this.grove, ref, this.repoRoot);
+    } catch (err) {
+      if (GroveError.is(err)) throw new CliError(`${err.message}${GroveError.is(err, 'NotFound') ? ' `grove status` lists them.' : ''}`);
+      throw err;
+    }
   }
-
-  /** True while this process drives the instance (queued here, or its agent is a child of this process). */
-  drives(id: string): boolean {
-    const s = this.fleet.get(id);
-    if (!s) return false;
-    return this.driven.has(id) && (isActive(s.state) || s.state === 'queued');
-  }
-
-  /** Ids this process dispatched, followed up or resumed. */
-  readonly driven = new Set<string>();
 
   async close(): Promise<void> {
     await this.agents.whenUnlocked();
-    await this.fleet.flush();
-    this.dispose();
+    await this.grove.close();
   }
 }

@@ -1,7 +1,7 @@
 /** Terminal output: the status table, progress lines, review text. Pure functions of plain data. */
 import { oneLine } from '../core/agents/transcript';
 import type { InstanceSnapshot } from '../core/model';
-import type { Review } from './operations';
+import type { Review } from '../core/flows/review';
 
 export function shortId(id: string): string {
   return id.slice(0, 8);

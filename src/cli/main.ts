@@ -3,12 +3,13 @@
  * It reads and writes the same registry (`<git common dir>/grove/instances.json`), so what it dispatches shows
  * in VS Code's Agents tree and the other way round. Exit codes: 0 ok, 1 failure or refusal, 2 usage error.
  */
-import { CliError, parse, str, UsageError } from './args';
+import { GroveError } from '../core/errors';
+import { settingsHelp } from '../core/settings';
+import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
-import { openGrove, type Io } from './commands/common';
+import { openContext, settingsOf, type Io } from './commands/common';
 import { logCommand, mergeCommand, removeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { serveMcp } from './mcp';
-import { readSettings } from './settings';
 
 declare const GROVE_VERSION: string | undefined;
 const VERSION = typeof GROVE_VERSION === 'string' ? GROVE_VERSION : '0.1.0';
@@ -20,10 +21,14 @@ Usage:
   grove dispatch --prompt "…" [--title T] [--base REF] [--json]
       Runs the tasks to completion in the foreground (progress on stderr; Ctrl-C stops them).
   grove status [<id>…] [--json]          Instances of the repository (all windows and processes)
-  grove follow-up <id> "<prompt>"        One more turn in the instance's session, in the foreground
-  grove stop <id>                        Stops an agent, whichever process drives it
+      Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop them; they stay resumable.
+  grove status [<id>…] [--json]          Instances of the repository (all windows and processes); a read: changes nothing
+  grove follow-up <id> "<prompt>"        One more turn in the instance's session (in the foreground, or handed to
+                                         the process that drives it)
+  grove stop <id>                        Stops an agent, whichever process drives it; a queued one never starts
   grove review <id> [--stat]             Changed files, commits and patch against the merge-base
-  grove merge <id> [--strategy merge|squash|rebase] [--commit]
+  grove merge <id> [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep]
+                                         Preflight (conflicts, your checkout, GROVE_CHECK_COMMAND), then merge
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
@@ -33,14 +38,11 @@ Usage:
 Options for every command:
   --repo <path>              A folder of the repository (default: the current directory)
   --json                     Machine-readable output on stdout only
-  --claude-path <path>       Claude Code CLI (env GROVE_CLAUDE_PATH; default: claude on PATH)
-  --permission-mode <mode>   acceptEdits (default), default, plan, bypassPermissions (env GROVE_PERMISSION_MODE)
   --on-permission deny|allow How to answer an agent's permission request (default deny; env GROVE_ON_PERMISSION)
-  --model <name>             Model of new agents (env GROVE_MODEL)
-  --max <n>                  Agents at once (default 4; env GROVE_MAX_CONCURRENT)
   --verbose                  Log git and agent commands to stderr
-Environment: GROVE_BRANCH_PREFIX, GROVE_WORKTREE_ROOT, GROVE_SETUP_COMMAND, GROVE_COPY_FILES (comma-separated),
-  GROVE_MAX_BUDGET_USD, GROVE_MAX_TURNS — the same knobs as the extension's grove.* settings.
+
+Settings — the same as the extension's grove.* settings, validated the same way (flag > variable > default):
+${settingsHelp()}
 Terminal mode needs VS Code: the command line runs background agents only.`;
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
@@ -61,9 +63,9 @@ async function mcpCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { max: { type: 'string' }, verbose: { type: 'boolean' } });
   if (positionals.length) throw new UsageError('grove mcp takes no arguments');
   // Validate the flags now (a usage error must not wait for the first tool call).
-  readSettings({ 'claude-path': str(values['claude-path']), max: str(values.max), 'permission-mode': str(values['permission-mode']), 'on-permission': str(values['on-permission']), model: str(values.model) });
+  settingsOf(values);
   await serveMcp({
-    open: () => openGrove(values, io),
+    open: () => openContext(values, io, 'mcp'),
     version: VERSION,
     input: process.stdin,
     output: process.stdout,
@@ -96,6 +98,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     const json = rest.includes('--json');
+    if (GroveError.is(err)) {
+      if (json) io.out(JSON.stringify({ ok: false, reason: err.reason, error: err.message, ...(err.details !== undefined ? { details: err.details } : {}) }, null, 2));
+      io.err(`grove: ${err.message}`);
+      return 1;
+    }
     if (err instanceof CliError) {
       if (json) io.out(JSON.stringify({ ok: false, error: err.message, ...(err.details !== undefined ? { details: err.details } : {}) }, null, 2));
       io.err(`grove: ${err.message}`);

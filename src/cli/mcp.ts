@@ -10,13 +10,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { TaskSpec } from '../core/fleet/dispatcher';
+import { GroveError } from '../core/errors';
+import { dispatch } from '../core/flows/dispatch';
+import { followUp, stop } from '../core/flows/instances';
+import { merge } from '../core/flows/merge';
+import { remove } from '../core/flows/remove';
+import { review } from '../core/flows/review';
+import { transcript } from '../core/flows/worktrees';
 import { isActive } from '../core/fleet/instance';
+import type { TaskSpec } from '../core/fleet/ports';
 import type { MergeStrategy } from '../core/git/mergeService';
 import type { InstanceSnapshot } from '../core/model';
 import { CliError, UsageError } from './args';
-import type { Grove } from './context';
-import * as ops from './operations';
+import { readPlan } from './commands/dispatch';
+import type { CliContext } from './context';
+
+type Grove = CliContext;
 
 export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-06-18', '2025-03-26', '2024-11-05'];
 
@@ -63,7 +72,7 @@ export const TOOLS: Tool[] = [
     },
     async run(g, a) {
       const tasks: TaskSpec[] = a.plan !== undefined
-        ? ops.planTasks(resolvePath(g, str(a.plan, 'plan')), strings(a.select, 'select'))
+        ? readPlan(resolvePath(g, str(a.plan, 'plan')), strings(a.select, 'select'))
         : arr(a.tasks, 'tasks').map((t, i) => {
           const o = obj(t, `tasks[${i}]`);
           return {
@@ -74,8 +83,9 @@ export const TOOLS: Tool[] = [
             ...(o.model !== undefined ? { model: str(o.model, 'model') } : {}),
           };
         });
-      const created = await ops.dispatch(g, { tasks, baseRef: opt(a.base, 'base'), model: opt(a.model, 'model') });
-      return { instances: created.map(summary) };
+      // bypassPermissions only when the person started this server with it (a flag or variable), never from a model's call.
+      const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef: opt(a.base, 'base'), model: opt(a.model, 'model') }, { confirmBypass: async () => true });
+      return { instances: r.instances.map(summary), ...(r.warnings.length ? { warnings: r.warnings } : {}) };
     },
   },
   {
@@ -92,7 +102,8 @@ export const TOOLS: Tool[] = [
     description: 'Send another prompt to a finished (done, failed, stopped, interrupted) instance: the agent continues its session in its worktree. Returns at once; poll grove_status.',
     inputSchema: { type: 'object', properties: { id, prompt: { type: 'string', description: 'The follow-up instructions' } }, required: ['id', 'prompt'] },
     async run(g, a) {
-      return { instance: summary(await ops.followUp(g, str(a.id, 'id'), str(a.prompt, 'prompt'))) };
+      const r = await followUp(g.grove, g.resolve(str(a.id, 'id')).id, str(a.prompt, 'prompt'));
+      return { instance: summary(r.instance), outcome: r.outcome, message: r.message };
     },
   },
   {
@@ -100,8 +111,8 @@ export const TOOLS: Tool[] = [
     description: 'Stop an instance\'s agent, whichever Grove process or VS Code window drives it. Its worktree and session are kept.',
     inputSchema: { type: 'object', properties: { id }, required: ['id'] },
     async run(g, a) {
-      const r = await ops.stop(g, str(a.id, 'id'));
-      return { instance: summary(r.instance), how: r.how };
+      const r = await stop(g.grove, g.resolve(str(a.id, 'id')).id);
+      return { instance: summary(r.instance), message: r.message };
     },
   },
   {
@@ -113,10 +124,8 @@ export const TOOLS: Tool[] = [
       required: ['id'],
     },
     async run(g, a) {
-      const r = await ops.review(g, str(a.id, 'id'), { patch: a.patch !== false });
       const max = typeof a.maxPatchChars === 'number' && a.maxPatchChars > 0 ? a.maxPatchChars : 100_000;
-      if (r.patch && r.patch.length > max) return { ...r, patch: `${r.patch.slice(0, max)}\n… (diff cut at ${max} characters of ${r.patch.length})`, patchTruncated: true };
-      return r;
+      return review(g.grove, g.resolve(str(a.id, 'id')).id, { patch: a.patch !== false, maxPatchChars: max });
     },
   },
   {
@@ -134,7 +143,7 @@ export const TOOLS: Tool[] = [
     async run(g, a) {
       const strategy = opt(a.strategy, 'strategy');
       if (strategy !== undefined && !['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`strategy must be merge, squash or rebase, not "${strategy}"`);
-      return ops.merge(g, str(a.id, 'id'), { strategy: strategy as MergeStrategy | undefined, commit: a.commit === true });
+      return merge(g.grove, { id: g.resolve(str(a.id, 'id')).id, strategy: strategy as MergeStrategy | undefined, commit: a.commit === true });
     },
   },
   {
@@ -146,7 +155,7 @@ export const TOOLS: Tool[] = [
       required: ['id'],
     },
     async run(g, a) {
-      return ops.remove(g, str(a.id, 'id'), { force: a.force === true, deleteBranch: a.deleteBranch === true });
+      return remove(g.grove, { id: g.resolve(str(a.id, 'id')).id, force: a.force === true, deleteBranch: a.deleteBranch === true });
     },
   },
   {
@@ -158,9 +167,8 @@ export const TOOLS: Tool[] = [
       required: ['id'],
     },
     async run(g, a) {
-      const r = ops.transcript(g, str(a.id, 'id'), { raw: a.raw === true });
-      const n = typeof a.tailLines === 'number' && a.tailLines > 0 ? Math.floor(a.tailLines) : undefined;
-      return { id: r.instance.id, title: r.instance.title, state: r.instance.state, transcript: n ? r.text.split('\n').slice(-n).join('\n') : r.text };
+      const r = await transcript(g.grove, g.resolve(str(a.id, 'id')).id, { raw: a.raw === true, tailLines: typeof a.tailLines === 'number' ? a.tailLines : undefined });
+      return { id: r.instance.id, title: r.instance.title, state: r.instance.state, transcript: r.text };
     },
   },
 ];
@@ -213,7 +221,7 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
           const data = await tool.run(await open(), args);
           return void reply({ content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data, isError: false });
         } catch (err) {
-          const known = err instanceof CliError || err instanceof UsageError;
+          const known = err instanceof CliError || err instanceof UsageError || GroveError.is(err);
           if (!known) options.log(`grove mcp: ${tool.name} failed: ${(err as Error).stack ?? err}`);
           return void reply({ content: [{ type: 'text', text: (err as Error).message }], isError: true });
         }
@@ -245,9 +253,9 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
   if (!grove) return;
   const g = await grove.catch(() => undefined);
   if (!g) return;
-  const live = [...g.driven].filter((i) => g.drives(i));
+  const live = g.instances().filter((i) => g.grove.fleet.isDriving(i.id));
   if (live.length) options.log(`grove mcp: the client went away; stopping ${live.length} agent(s) this server drives`);
-  await Promise.allSettled(live.map((i) => g.fleet.stop(i)));
+  await Promise.allSettled(live.map((i) => g.grove.fleet.stopHere(i.id)));
   await g.close();
 }
 

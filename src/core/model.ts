@@ -2,6 +2,18 @@
  * Shared vocabulary of Grove's core: instance states, snapshots and the events agent runners emit.
  * Plain data only, serialisable as JSON (the registry, the public API and the CLI all use these shapes).
  */
+import type { ProcessIdentity } from './platform/processes';
+
+/** Which kind of Grove process drives an instance. */
+export type DriverKind = 'vscode' | 'cli' | 'mcp' | 'daemon' | 'test';
+
+/**
+ * The process that owns an instance while it is queued, provisioning or has a live agent: it alone changes the
+ * instance; every other process asks it (stop and follow-up requests) and takes over only once it is dead.
+ */
+export interface DriverIdentity extends ProcessIdentity {
+  kind: DriverKind;
+}
 
 export type InstanceState =
   | 'queued'
@@ -58,8 +70,16 @@ export interface InstanceSnapshot {
   error?: string;
   /** Title of another task this one starts after (plan `after:`). */
   after?: string;
-  /** Process id of a background agent, to tell a live process from a dead one after a reload. */
-  pid?: number;
+  /** The process that drives the instance (set while queued or active, cleared when it finishes). */
+  driver?: DriverIdentity;
+  /** The agent's own process (a background CLI, or a terminal's process), while it lives. */
+  agent?: ProcessIdentity;
+  /** `GROVE_PORT` of the instance's worktree: the port its dev servers should use. */
+  port?: number;
+  /** Untracked files Grove copied into the worktree (`.env`…): never staged or committed by Grove. */
+  copiedFiles?: string[];
+  /** Follow-ups sent while a turn was running, delivered in order when it ends. */
+  pendingPrompts?: string[];
   /** Where the raw stream / hook status of this instance is logged. */
   logPath?: string;
   /** Set once the instance's branch was merged into its base (it then shows in the Archived group). */
@@ -77,7 +97,7 @@ export interface MergeRecord {
 
 /** Typed events an agent runner emits, whatever the agent or mode. */
 export type AgentEvent =
-  | { type: 'started'; sessionId?: string; pid?: number; model?: string }
+  | { type: 'started'; sessionId?: string; pid?: number; model?: string; /** Filled in by the fleet from `pid`. */ agent?: ProcessIdentity }
   | { type: 'session'; sessionId: string; model?: string }
   | { type: 'activity'; text: string; toolName?: string }
   | { type: 'assistantText'; text: string }

@@ -1,21 +1,43 @@
 import * as vscode from 'vscode';
-import type { DispatchOptions, TaskSpec } from '../core/fleet/dispatcher';
+import { GroveError } from '../core/errors';
+import { dispatch } from '../core/flows/dispatch';
+import { followUp, stop, type FollowUpResult, type StopResult } from '../core/flows/instances';
+import { merge, type MergeOutcome } from '../core/flows/merge';
+import { remove, type RemoveOutcome } from '../core/flows/remove';
+import { review, type Review } from '../core/flows/review';
+import type { DispatchOptions, TaskSpec } from '../core/fleet/ports';
+import type { MergeStrategy } from '../core/git/mergeService';
 import type { InstanceSnapshot } from '../core/model';
 import type { Services } from './services';
 import type { AgentsTreeProvider, TreeSnapshotNode } from './tree/agentsTree';
 
 /**
  * Grove's public API, returned by `activate()` (`vscode.extensions.getExtension('grove-dev.grove').exports`).
- * Everything it returns is a plain, serialisable snapshot. Documented in README.md ("Public API").
+ * Everything it returns is a plain, serialisable snapshot; every operation is the same core flow the commands, the
+ * CLI and the MCP server run, without prompts (what a command would ask is an option here). Documented in
+ * README.md ("Public API").
  */
 export interface GroveApi {
   readonly version: string;
-  /** Dispatches tasks on one repository; resolves with the created instances (queued). */
+  /**
+   * Dispatches tasks on one repository; resolves with the created instances (queued). `bypassPermissions` applies
+   * only when asked for here explicitly (`options.permissionMode`); from the settings alone it is refused.
+   */
   dispatch(tasks: readonly TaskSpec[], options?: Partial<DispatchOptions>): Promise<InstanceSnapshot[]>;
   /** Every instance Grove knows in this window, oldest first. */
   instances(): InstanceSnapshot[];
   /** Fires with the current snapshots after any instance changes. */
   readonly onDidChangeInstances: vscode.Event<InstanceSnapshot[]>;
+  /** One more turn; kept for the next turn when one is under way; handed to the driving process when another drives it. */
+  followUp(id: string, prompt: string): Promise<FollowUpResult>;
+  /** Stops an instance whichever process drives it; a queued one never starts. */
+  stop(id: string): Promise<StopResult>;
+  /** Changed files (renames detected), commits and optionally the patch against the merge-base. */
+  review(id: string, options?: { patch?: boolean; maxPatchChars?: number }): Promise<Review>;
+  /** Merge into Base without prompts: `strategy` (else the setting; `ask` means merge), `commit` the agent's work first, `cleanup`. */
+  merge(id: string, options?: { strategy?: MergeStrategy; commit?: boolean; cleanup?: 'always' | 'never' }): Promise<MergeOutcome>;
+  /** Removes an instance and its worktree; refuses a loss or a running agent unless `force`. */
+  remove(id: string, options?: { force?: boolean; deleteBranch?: boolean }): Promise<RemoveOutcome>;
   /** Resolves once repositories are discovered and persisted instances recovered. */
   ready(): Promise<void>;
   /** The Agents view as plain data (labels, descriptions, context values), for automation and diagnostics. */
@@ -31,22 +53,22 @@ export function createApi(version: string, s: Services, ready: Promise<void>, tr
       await ready;
       const repos = await s.repos.repositories();
       const repo = options.repoRoot ? s.repos.find(options.repoRoot) : repos[0];
-      if (!repo) throw new Error(options.repoRoot ? `${options.repoRoot} is not a git repository of this workspace` : 'no git repository is open');
-      if (!vscode.workspace.isTrusted) throw new Error('Grove starts no agents in an untrusted workspace');
-      const cfg = vscode.workspace.getConfiguration('grove', vscode.Uri.file(repo.info.mainWorktree));
-      // bypassPermissions from the settings is confirmed in a modal for interactive dispatches; a program calling
-      // the API cannot confirm, so it must ask for it explicitly in `options.permissionMode`.
-      const configured = cfg.get<string>('permissionMode', 'acceptEdits');
-      return clone(await s.fleet.dispatch(tasks, {
-        permissionMode: configured === 'bypassPermissions' ? 'acceptEdits' : configured,
-        mode: cfg.get('defaultMode', 'background'),
-        model: cfg.get<string>('model') || undefined,
-        ...options,
-        repoRoot: repo.info.mainWorktree,
-      }));
+      if (!repo) throw new GroveError('NotFound', options.repoRoot ? `${options.repoRoot} is not a git repository of this workspace` : 'no git repository is open');
+      const explicitBypass = options.permissionMode === 'bypassPermissions';
+      const r = await dispatch(s.grove, { ...options, repoRoot: repo.info.mainWorktree, tasks }, { confirmBypass: async () => explicitBypass });
+      return clone(r.instances);
     },
     instances: () => clone(s.fleet.instances()),
     onDidChangeInstances: emitter.event,
+    followUp: async (id, prompt) => clone(await followUp(s.grove, id, prompt)),
+    stop: async (id) => clone(await stop(s.grove, id)),
+    review: async (id, options = {}) => clone(await review(s.grove, id, options)),
+    merge: async (id, options = {}) => {
+      const r = await merge(s.grove, { id, ...options });
+      if (!r) throw new GroveError('InvalidInput', 'Not merged.');
+      return clone(r);
+    },
+    remove: async (id, options = {}) => clone(await remove(s.grove, { id, ...options })),
     ready: () => ready,
     viewSnapshot: async () => clone(await tree.snapshot()),
   };

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { resolveClaudeExecutable } from '../core/agents/agentProcess';
 import { listClaudeSessions, type ClaudeSession } from '../core/agents/claudeSessions';
@@ -6,6 +5,7 @@ import type { Fleet } from '../core/fleet/fleet';
 import { Disposable } from '../core/util/disposable';
 import { Emitter } from '../core/util/event';
 import { groveConfig } from './config';
+import { isSameOrInside } from '../core/util/fsPaths';
 
 /**
  * Claude Code's own sessions (`claude --bg`, other interactive sessions) in the workspace's repositories, shown
@@ -25,7 +25,7 @@ export class ClaudeSessionsModel extends Disposable {
   /** Sessions whose cwd is inside `folder`, minus the ones Grove itself drives. */
   inside(folder: string): ClaudeSession[] {
     const ours = new Set(this.fleet.instances().map((i) => i.sessionId).filter(Boolean));
-    return this.list.filter((s) => !ours.has(s.sessionId) && isUnder(folder, s.cwd));
+    return this.list.filter((s) => !ours.has(s.sessionId) && isSameOrInside(folder, s.cwd));
   }
 
   get(id: string): ClaudeSession | undefined {
@@ -59,7 +59,3 @@ export class ClaudeSessionsModel extends Disposable {
   }
 }
 
-function isUnder(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}

@@ -1,38 +1,25 @@
 import * as vscode from 'vscode';
-import type { AgentMode } from '../core/model';
+import { SETTINGS, validateSettings, type GroveSettings, type SettingKey } from '../core/settings';
 
-export interface AgentProfileSetting {
-  name: string;
-  command: string;
-  args?: string[];
-}
+export type { AgentProfileSetting } from '../core/settings';
 
-/** Typed access to Grove's settings, read fresh each time (settings can change at any moment). */
-export function groveConfig(scope?: vscode.Uri) {
+const reported = new Set<string>();
+
+/**
+ * Grove's settings for a resource (a repository's folder), read fresh each time and validated by core's one
+ * validator: an invalid value is replaced by its default and reported once in a warning. In an untrusted workspace
+ * VS Code itself withholds the workspace's values of the restricted settings (package.json
+ * `restrictedConfigurations`); Grove starts nothing there anyway.
+ */
+export function groveConfig(scope?: vscode.Uri): GroveSettings {
   const c = vscode.workspace.getConfiguration('grove', scope);
-  const num = (key: string) => {
-    const v = c.get<number | null>(key, null);
-    return typeof v === 'number' && v > 0 ? v : undefined;
-  };
-  return {
-    branchPrefix: c.get<string>('branchPrefix', 'grove').trim() || 'grove',
-    worktreeRoot: c.get<string>('worktreeRoot', '').trim() || undefined,
-    copyFiles: c.get<string[]>('copyFiles', ['.env', '.env.*']),
-    setupCommand: c.get<string>('setupCommand', '').trim() || undefined,
-    maxConcurrent: Math.max(1, Math.floor(c.get<number>('maxConcurrent', 4))),
-    claudePath: c.get<string>('claudePath', '').trim() || undefined,
-    permissionMode: c.get<string>('permissionMode', 'acceptEdits'),
-    defaultMode: c.get<AgentMode>('defaultMode', 'background'),
-    model: c.get<string>('model', '').trim() || undefined,
-    maxBudgetUsd: num('maxBudgetUsd'),
-    maxTurns: num('maxTurns'),
-    agentEnv: c.get<Record<string, string>>('agentEnv', {}),
-    profiles: c.get<AgentProfileSetting[]>('agents', []),
-    notifications: c.get<'all' | 'attention' | 'off'>('notifications', 'all'),
-    syncStrategy: c.get<'merge' | 'rebase'>('syncStrategy', 'merge'),
-    mergeStrategy: c.get<'ask' | 'merge' | 'squash' | 'rebase'>('mergeStrategy', 'ask'),
-    checkCommand: c.get<string>('checkCommand', '').trim() || undefined,
-    cleanupAfterMerge: c.get<'ask' | 'always' | 'never'>('cleanupAfterMerge', 'ask'),
-    showClaudeSessions: c.get<boolean>('showClaudeSessions', true),
-  };
+  const raw: Partial<Record<SettingKey, unknown>> = {};
+  for (const spec of SETTINGS) raw[spec.key] = c.get(spec.key);
+  const { settings, problems } = validateSettings(raw);
+  for (const p of problems) {
+    if (reported.has(p)) continue;
+    reported.add(p);
+    void vscode.window.showWarningMessage(`Grove: ${p}`, 'Open Settings').then((a) => a && vscode.commands.executeCommand('workbench.action.openSettings', 'grove.'));
+  }
+  return settings;
 }

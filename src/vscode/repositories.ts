@@ -7,6 +7,7 @@ import type { RepositoryInfo, WorktreeInfo, WorktreeManager } from '../core/git/
 import { Disposable } from '../core/util/disposable';
 import { Emitter } from '../core/util/event';
 import type { Logger } from '../core/util/logger';
+import { isSameOrInside, pathKey } from '../core/util/fsPaths';
 
 export interface RepositoryState {
   info: RepositoryInfo;
@@ -52,7 +53,7 @@ export class WorkspaceRepositories extends Disposable {
 
   /** Lines added/removed since the worktree's base, as of the last refresh. */
   diffStat(worktreePath: string): DiffStat | undefined {
-    return this.stats.get(path.resolve(worktreePath)) ?? this.stats.get(worktreePath);
+    return this.stats.get(pathKey(worktreePath));
   }
 
   get(root: string): RepositoryState | undefined {
@@ -63,8 +64,8 @@ export class WorkspaceRepositories extends Disposable {
   find(fsPath: string): RepositoryState | undefined {
     const norm = path.resolve(fsPath);
     for (const s of this.states.values()) {
-      if (isUnder(s.info.root, norm) || isUnder(s.info.mainWorktree, norm)) return s;
-      if (s.worktrees.some((w) => isUnder(w.path, norm))) return s;
+      if (isSameOrInside(s.info.root, norm) || isSameOrInside(s.info.mainWorktree, norm)) return s;
+      if (s.worktrees.some((w) => isSameOrInside(w.path, norm))) return s;
     }
     return undefined;
   }
@@ -130,11 +131,11 @@ export class WorkspaceRepositories extends Disposable {
       state.worktrees = list.filter((w) => !w.isMain && !w.bare);
       state.error = undefined;
       await Promise.all(state.worktrees.map(async (w) => {
-        if (w.stale || !w.baseCommit) return this.stats.delete(w.path);
+        if (w.stale || !w.baseCommit) return this.stats.delete(pathKey(w.path));
         try {
-          this.stats.set(w.path, await diffStat(this.git, w.path, { baseRef: w.baseRef, baseCommit: w.baseCommit }));
+          this.stats.set(pathKey(w.path), await diffStat(this.git, w.path, { baseRef: w.baseRef, baseCommit: w.baseCommit }));
         } catch {
-          this.stats.delete(w.path);
+          this.stats.delete(pathKey(w.path));
         }
       }));
     } catch (err) {
@@ -188,7 +189,3 @@ export class WorkspaceRepositories extends Disposable {
   }
 }
 
-function isUnder(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!!rel && !rel.startsWith('..') && !path.isAbsolute(rel));
-}

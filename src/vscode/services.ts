@@ -1,7 +1,8 @@
 import type * as vscode from 'vscode';
+import type { Fleet } from '../core/fleet/fleet';
 import type { GitClient } from '../core/git/gitClient';
 import type { WorktreeManager } from '../core/git/worktreeManager';
-import type { Fleet } from '../core/fleet/fleet';
+import type { Grove } from '../core/grove';
 import type { Logger } from '../core/util/logger';
 import type { WorkspaceRepositories } from './repositories';
 
@@ -10,6 +11,8 @@ export interface Services {
   readonly context: vscode.ExtensionContext;
   readonly log: Logger;
   readonly channel: vscode.LogOutputChannel;
+  /** Grove's core: every user operation runs through it (core/flows). */
+  readonly grove: Grove;
   readonly git: GitClient;
   readonly worktrees: WorktreeManager;
   readonly repos: WorkspaceRepositories;

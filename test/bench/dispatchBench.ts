@@ -17,7 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BackgroundAgents } from '../../src/core/agents/backgroundAgents';
-import type { AgentPort } from '../../src/core/fleet/dispatcher';
+import type { AgentPort } from '../../src/core/agents/port';
+import { currentProcess } from '../../src/core/platform/processes';
+import { defaultSettings, type GroveSettings } from '../../src/core/settings';
 import { Fleet } from '../../src/core/fleet/fleet';
 import { worktreePort } from '../../src/core/fleet/worktreePort';
 import { GitClient } from '../../src/core/git/gitClient';
@@ -145,11 +147,16 @@ function spawnClaude(cwd: string, env: Record<string, string>, prompt: string): 
 
 interface Side { worktreesMs: number; runningMs?: number; initMs: number; gitCommands?: Record<string, number> }
 
+function portOptions(branchPrefix: string, worktreeRoot: string) {
+  const settings: GroveSettings = { ...defaultSettings(), branchPrefix, worktreeRoot, copyFiles: ['.env', '.env.*'] };
+  return { settings: () => settings, trusted: () => true, logPath: async (_r: string, id: string) => path.join(os.tmpdir(), `grove-bench-${id}.jsonl`) };
+}
+
 async function groveWorktreesOnly(wm: WorktreeManager, repo: string, wtRoot: string, rep: number): Promise<number> {
-  const port = worktreePort(wm, () => ({ branchPrefix: `gw${rep}`, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] }));
+  const port = worktreePort(wm, portOptions(`gw${rep}`, wtRoot));
   const signal = new AbortController().signal;
   const t0 = now();
-  await withTimeout(Promise.all(Array.from({ length: TASKS }, (_, i) => port.create({ repoRoot: repo, title: `Task ${i + 1}`, baseRef: 'main', signal }))), 'grove worktrees');
+  await withTimeout(Promise.all(Array.from({ length: TASKS }, (_, i) => port.create({ repoRoot: repo, instanceId: `bench-${rep}-${i}`, title: `Task ${i + 1}`, baseRef: 'main', signal }))), 'grove worktrees');
   return now() - t0;
 }
 
@@ -176,7 +183,7 @@ async function groveEndToEnd(git: GitClient, wm: WorktreeManager, repo: string, 
       onEvent(e);
     }, opts),
   };
-  const fleet = new Fleet({ commonDir: (r) => git.commonDir(r), worktrees: worktreePort(wm, () => ({ branchPrefix: `ge${rep}`, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] })), agents }, { maxConcurrent: TASKS });
+  const fleet = new Fleet({ commonDir: (r) => git.commonDir(r), worktrees: worktreePort(wm, portOptions(`ge${rep}`, wtRoot)), agents }, { self: { ...currentProcess(), kind: 'test' }, maxConcurrent: TASKS });
   const runningAt = new Map<string, number>();
   let provisionedAt = 0;
   const provisioned = new Set<string>();

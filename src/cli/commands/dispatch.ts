@@ -1,14 +1,27 @@
-import type { TaskSpec } from '../../core/fleet/dispatcher';
+import fs from 'node:fs';
+import { dispatch, planTasks, specOf, taskFromPrompt } from '../../core/flows/dispatch';
+import { followUp } from '../../core/flows/instances';
+import type { TaskSpec } from '../../core/fleet/ports';
 import { CliError, parse, str, UsageError } from '../args';
 import { shortId } from '../format';
-import * as ops from '../operations';
-import { openGrove, runInForeground, type Io } from './common';
+import { openContext, runInForeground, type Io } from './common';
 
 const RUN_OPTIONS = {
   max: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean' },
 } as const;
+
+/** Reads a plan file for the CLI or MCP. @throws CliError */
+export function readPlan(file: string, select: readonly string[]): TaskSpec[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`Cannot read the plan ${file}: ${(err as Error).message}`);
+  }
+  return planTasks(text, { select, source: file }).map(specOf);
+}
 
 /** `grove dispatch --plan plan.md | --prompt "…"`: runs the tasks to completion in the foreground, like make. */
 export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
@@ -30,15 +43,16 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
   if (select.length && !plan) throw new UsageError('--select goes with --plan');
   const mode = str(values.mode);
   if (mode !== undefined && mode !== 'background' && mode !== 'terminal') throw new UsageError(`--mode must be background or terminal, not "${mode}"`);
-  if (mode === 'terminal') throw new UsageError('terminal mode runs Claude Code in a VS Code terminal and is not available from the command line: use --mode background (the default), or dispatch from VS Code.');
 
-  const tasks: TaskSpec[] = plan ? ops.planTasks(plan, select) : [ops.promptTask(prompt!, str(values.title))];
+  const tasks: TaskSpec[] = plan ? readPlan(plan, select) : [taskFromPrompt(prompt!, str(values.title))];
   const json = values.json === true;
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const created = await ops.dispatch(g, { tasks, baseRef: str(values.base), mode });
-    if (!json && !values.quiet) io.err(`Dispatched ${created.length} task(s) on ${g.repoRoot} (at most ${g.fleet.maxConcurrent} at once):`);
-    const final = await runInForeground(g, created.map((c) => c.id), io, json || values.quiet === true);
+    // The CLI's permission mode is what the person typed (a flag or GROVE_PERMISSION_MODE): that is the confirmation.
+    const { instances: created, warnings } = await dispatch(ctx.grove, { repoRoot: ctx.repoRoot, tasks, baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined }, { confirmBypass: async () => true });
+    for (const w of warnings) io.err(`warning: ${w}`);
+    if (!json && !values.quiet) io.err(`Dispatched ${created.length} task(s) on ${ctx.repoRoot} (at most ${ctx.grove.fleet.maxConcurrentOf(ctx.repoRoot)} at once):`);
+    const final = await runInForeground(ctx, created.map((c) => c.id), io, json || values.quiet === true);
     const ok = final.every((s) => s.state === 'done');
     if (json) io.out(JSON.stringify({ ok, instances: final }, null, 2));
     else {
@@ -48,23 +62,32 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
     }
     return ok ? 0 : 1;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
-/** `grove follow-up <id> "<prompt>"`: one more turn in the instance's session, in the foreground. */
+/**
+ * `grove follow-up <id> "<prompt>"`: one more turn in the instance's session. When this process starts the turn it
+ * runs it in the foreground; when another process drives the instance, that process gets it.
+ */
 export async function followUpCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, RUN_OPTIONS);
   if (positionals.length !== 2) throw new UsageError('grove follow-up takes <id> "<prompt>"');
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const started = await ops.followUp(g, positionals[0]!, positionals[1]!);
-    const [final] = await runInForeground(g, [started.id], io, values.json === true || values.quiet === true);
+    const inst = ctx.resolve(positionals[0]!);
+    const r = await followUp(ctx.grove, inst.id, positionals[1]!);
+    if (r.outcome === 'requested') {
+      if (values.json === true) io.out(JSON.stringify({ ok: true, outcome: r.outcome, message: r.message, instance: r.instance }, null, 2));
+      else io.out(r.message);
+      return 0;
+    }
+    const [final] = await runInForeground(ctx, [inst.id], io, values.json === true || values.quiet === true);
     if (!final) throw new CliError('the instance disappeared');
-    if (values.json === true) io.out(JSON.stringify({ ok: final.state === 'done', instance: final }, null, 2));
+    if (values.json === true) io.out(JSON.stringify({ ok: final.state === 'done', outcome: r.outcome, instance: final }, null, 2));
     else if (final.resultText) io.out(final.resultText);
     return final.state === 'done' ? 0 : 1;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }

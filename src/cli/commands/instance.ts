@@ -1,99 +1,125 @@
 import { oneLine } from '../../core/agents/transcript';
+import { GroveError } from '../../core/errors';
+import { stop } from '../../core/flows/instances';
+import { merge } from '../../core/flows/merge';
+import { remove } from '../../core/flows/remove';
+import { review } from '../../core/flows/review';
+import { transcript } from '../../core/flows/worktrees';
 import { isActive } from '../../core/fleet/instance';
-import type { MergeStrategy } from '../../core/git/mergeService';
+import type { MergeProblem, MergeStrategy } from '../../core/git/mergeService';
 import { exactly, parse, str, UsageError } from '../args';
 import { cost, reviewText, shortId, statusTable } from '../format';
-import * as ops from '../operations';
-import { openGrove, type Io } from './common';
+import { openContext, type Io } from './common';
 
 const VERBOSE = { verbose: { type: 'boolean' } } as const;
 
+/** `grove status`: a read — it never changes an instance a live process owns. */
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, VERBOSE);
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const list = positionals.length ? positionals.map((p) => g.resolve(p)) : g.instances();
+    const list = positionals.length ? positionals.map((p) => ctx.resolve(p)) : ctx.instances();
     io.out(values.json ? JSON.stringify(list, null, 2) : statusTable(list));
     return 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
 export async function stopCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, VERBOSE);
   const [ref] = exactly(positionals, ['id'], 'stop');
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const r = await ops.stop(g, ref!);
-    io.out(values.json ? JSON.stringify(r, null, 2) : `${shortId(r.instance.id)} ${r.instance.title}: ${r.instance.state} (${r.how})`);
+    const r = await stop(ctx.grove, ctx.resolve(ref!).id);
+    io.out(values.json ? JSON.stringify(r, null, 2) : `${shortId(r.instance.id)} ${r.instance.title}: ${r.instance.state} — ${r.message}`);
     return isActive(r.instance.state) || r.instance.state === 'queued' ? 1 : 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
 export async function reviewCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { ...VERBOSE, stat: { type: 'boolean' } });
   const [ref] = exactly(positionals, ['id'], 'review');
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const r = await ops.review(g, ref!, { patch: values.stat !== true });
+    const r = await review(ctx.grove, ctx.resolve(ref!).id, { patch: values.stat !== true });
     io.out(values.json ? JSON.stringify(r, null, 2) : reviewText(r));
     return 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
 export async function mergeCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, { ...VERBOSE, strategy: { type: 'string' }, commit: { type: 'boolean' } });
+  const { values, positionals } = parse(argv, { ...VERBOSE, strategy: { type: 'string' }, commit: { type: 'boolean' }, cleanup: { type: 'boolean' }, keep: { type: 'boolean' } });
   const [ref] = exactly(positionals, ['id'], 'merge');
-  const strategy = str(values.strategy) ?? 'merge';
-  if (!['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`--strategy must be merge, squash or rebase, not "${strategy}"`);
-  const g = await openGrove(values, io);
+  const strategy = str(values.strategy);
+  if (strategy !== undefined && !['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`--strategy must be merge, squash or rebase, not "${strategy}"`);
+  if (values.cleanup && values.keep) throw new UsageError('--cleanup and --keep contradict each other');
+  const ctx = await openContext(values, io);
   try {
-    const r = await ops.merge(g, ref!, { strategy: strategy as MergeStrategy, commit: values.commit === true });
+    let r;
+    try {
+      r = await merge(ctx.grove, {
+        id: ctx.resolve(ref!).id,
+        strategy: strategy as MergeStrategy | undefined,
+        commit: values.commit === true,
+        ...(values.cleanup ? { cleanup: 'always' as const } : values.keep ? { cleanup: 'never' as const } : {}),
+      }, { onCheckOutput: values.verbose ? (c) => io.err(c.trimEnd()) : undefined });
+    } catch (err) {
+      if (GroveError.is(err, 'Blocked')) {
+        for (const p of (err.details as MergeProblem[] | undefined) ?? []) {
+          if (p.code === 'CheckFailed' && p.output) io.err(`--- output of the check (last 200 lines) ---\n${p.output.split('\n').slice(-200).join('\n').trimEnd()}\n---`);
+        }
+      }
+      throw err;
+    }
+    if (!r) throw new GroveError('InvalidInput', 'Not merged.');
     if (values.json) io.out(JSON.stringify(r, null, 2));
     else {
       for (const n of r.notes) io.err(`note: ${n}`);
       if (r.committed) io.err(`Committed the agent's uncommitted work as ${r.committed.slice(0, 8)}.`);
       io.out(`Merged ${r.instance.branch} into ${r.into} (${r.strategy}): ${r.into} is now ${r.mergedCommit.slice(0, 8)}${r.updatedVia === 'checkout' ? ' (its checkout was fast-forwarded)' : ''}.`);
+      if (r.cleanup && 'kept' in r.cleanup) io.err(`The worktree was kept: ${r.cleanup.kept}`);
+      else if (r.cleanup) io.err(`Removed the worktree${r.cleanup.branchDeleted ? ` and branch ${r.cleanup.branch}` : ''}.`);
     }
     return 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
 export async function removeCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { ...VERBOSE, force: { type: 'boolean', short: 'f' }, 'delete-branch': { type: 'boolean' } });
   const [ref] = exactly(positionals, ['id'], 'remove');
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const r = await ops.remove(g, ref!, { force: values.force === true, deleteBranch: values['delete-branch'] === true });
+    const inst = ctx.resolve(ref!);
+    const r = await remove(ctx.grove, { id: inst.id, force: values.force === true, deleteBranch: values['delete-branch'] === true });
     if (values.json) io.out(JSON.stringify(r, null, 2));
     else {
       const branch = r.branch ? (r.branchDeleted ? `; deleted branch ${r.branch}` : `; kept branch ${r.branch}${r.branchKeptReason ? ` (${r.branchKeptReason})` : ''}`) : '';
       const lost = r.discarded ? r.discarded.uncommitted.length + r.discarded.untracked.length : 0;
-      io.out(`Removed ${shortId(r.id)} ${r.title}${r.worktreePath ? ` and its worktree ${r.worktreePath}` : ''}${branch}${lost ? `; discarded ${lost} uncommitted/untracked file(s)` : ''}.`);
+      io.out(`Removed ${shortId(inst.id)} ${inst.title}${r.worktreePath ? ` and its worktree ${r.worktreePath}` : ''}${branch}${lost ? `; discarded ${lost} uncommitted/untracked file(s)` : ''}.`);
     }
     return 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }
 
 export async function logCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, { ...VERBOSE, raw: { type: 'boolean' } });
   const [ref] = exactly(positionals, ['id'], 'log');
-  const g = await openGrove(values, io);
+  const ctx = await openContext(values, io);
   try {
-    const r = ops.transcript(g, ref!, { raw: values.raw === true });
+    const r = await transcript(ctx.grove, ctx.resolve(ref!).id, { raw: values.raw === true });
     if (values.json) io.out(JSON.stringify({ id: r.instance.id, title: r.instance.title, state: r.instance.state, cost: cost(r.instance.costUsd), transcript: r.text }, null, 2));
     else io.out(r.text.trimEnd() || `(empty log) ${oneLine(r.instance.title, 60)}`);
     return 0;
   } finally {
-    await g.close();
+    await ctx.close();
   }
 }

@@ -4,7 +4,7 @@
  * registry. Permission requests are surfaced as an event; the host decides how to ask (a notification, a TTY, a
  * default answer).
  */
-import type { AgentHandle, AgentPort, AgentStartOptions } from '../fleet/dispatcher';
+import { RESUME_PROMPT, type AgentHandle, type AgentPort, type AgentStartOptions } from './port';
 import type { AgentEvent, InstanceSnapshot, PermissionRequest } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
@@ -70,15 +70,19 @@ export class BackgroundAgents extends Disposable implements AgentPort {
         return;
       }
       if (restarted && e.type === 'exit') {
-        runner = this.launch({ ...instance, sessionId: undefined }, { prompt: instance.prompt, resume: false }, forward);
+        // The model never saw the task: send it, followed by what was asked now (unless that was a plain resume).
+        const prompt = options.prompt === RESUME_PROMPT || options.prompt === instance.prompt ? instance.prompt : `${instance.prompt}\n\n${options.prompt}`;
+        runner = this.launch({ ...instance, sessionId: undefined }, { prompt, resume: false }, forward);
         return;
       }
       forward(e);
     });
     return {
       stop: () => runner.stop(),
-      followUp: (prompt) => {
-        runner.followUp(prompt).catch((err: Error) => this.logger.warn(`follow-up of "${instance.title}": ${err.message}`));
+      // One process per turn: a follow-up during a turn waits for the next one (the fleet keeps it).
+      acceptsInput: false,
+      followUp: () => {
+        throw new Error(`"${instance.title}" takes no input during a background turn`);
       },
     };
   }

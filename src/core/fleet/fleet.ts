@@ -1,31 +1,50 @@
 /**
- * The fleet: every instance of every repository this process knows, the operations on them, and their
- * persistence. The VS Code layer, the public API and a future CLI observe this one object.
+ * The fleet: every instance of every repository this process knows, the operations on the ones it drives, and
+ * their persistence. The VS Code layer, the public API, the CLI and the MCP server observe this one object
+ * (through the flows in core/flows).
  *
- * Every change of an instance is written to its repository's registry (coalesced, see {@link InstanceRegistry});
- * changes other windows write are mirrored in for instances this process does not drive.
+ * - Every change of an instance this process makes is written to its repository's registry: state changes at once,
+ *   activity-only changes (last activity, token counts) coalesced to at most one write per second per repository.
+ * - Changes other processes write are mirrored in for instances this process does not drive, removals included.
+ * - The ownership protocol (see ownership.ts): requests for instances this process drives are honoured; instances
+ *   whose driver died are recorded `interrupted` and their leftover background agents ended.
  */
 import fs from 'node:fs';
-import type { AgentEvent, AgentMode, InstanceSnapshot, MergeRecord } from '../model';
-import { Disposable } from '../util/disposable';
+import type { AgentHandle } from '../agents/port';
+import type { AgentEvent, AgentMode, DriverIdentity, InstanceSnapshot, MergeRecord } from '../model';
+import { liveness, localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
+import { GroveError } from '../errors';
+import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
-import { Dispatcher, type AgentHandle, type DispatcherOptions, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './dispatcher';
-import { isActive, type Instance } from './instance';
-import { isProcessAlive } from '../platform/processes';
-import { InstanceRegistry, type RegistryCorruption, type RegistryOptions } from './registry';
+import { Dispatcher, type FollowUpOutcome } from './dispatcher';
+import { isActive, isFinished, type Instance } from './instance';
+import { findOrphans } from './ownership';
+import type { DispatcherPorts, DispatchOptions, TaskSpec } from './ports';
+import type { RegistryContents, RegistryCorruption, RegistryOptions } from './registry';
+import { RepositoryStore } from './repositoryStore';
 
 export interface FleetPorts extends DispatcherPorts {
-  /** The git common dir of a repository (`git rev-parse --git-common-dir`, absolute), where its registry lives. */
+  /** The git common dir of a repository (absolute), where its registry lives. */
   commonDir(repoRoot: string): Promise<string>;
 }
 
-export interface FleetOptions extends DispatcherOptions {
+export interface FleetOptions {
+  /** This process, recorded as the driver of what it runs. */
+  self: DriverIdentity;
+  /** Slots per repository; a function reads the current setting. Default 4. */
+  maxConcurrent?: number | ((repoRoot: string) => number);
+  logger?: Logger;
+  now?: () => number;
+  newId?: () => string;
+  probe?: ProcessProbe;
+  /** Ends a background agent whose driver died (its whole process tree). Default: nothing is signalled. */
+  endOrphanAgent?: (agent: ProcessIdentity) => Promise<void>;
   registry?: RegistryOptions;
-  /** Default `process.kill(pid, 0)`. */
-  isProcessAlive?: (pid: number) => boolean;
-  /** Default `fs.existsSync`. */
-  pathExists?: (path: string) => boolean;
+  /** How often drivers of mirrored active instances are checked while such instances exist (default 5 s). */
+  orphanCheckMs?: number;
+  /** Activity-only changes are written at most this often per repository (default 1000 ms). */
+  activityWriteMs?: number;
 }
 
 export interface InstancesChange {
@@ -43,87 +62,113 @@ export class Fleet extends Disposable {
   readonly onDidReportCorruption = this._onDidReportCorruption.event;
 
   private readonly dispatcher: Dispatcher;
-  private readonly registries = new Map<string, Promise<InstanceRegistry>>();
+  private readonly repos = new Map<string, Promise<RepositoryStore>>();
+  /** Repositories whose registry is loaded, by repoRoot (synchronous access for the dispatcher's hooks). */
+  private readonly loaded = new Map<string, RepositoryStore>();
+  private readonly tracked = this._register(new DisposableMap<string, Disposable>());
   private readonly logger: Logger;
-  private readonly alive: (pid: number) => boolean;
-  private readonly exists: (path: string) => boolean;
-  /** Instances whose current change comes from recover() or a mirror: do not rewrite what we just read. */
-  private readonly writes = new Set<Promise<void>>();
+  private readonly probe: ProcessProbe;
+  private orphanTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly ports: FleetPorts,
-    private readonly options: FleetOptions = {},
+    private readonly options: FleetOptions,
   ) {
     super();
     this.logger = options.logger ?? nullLogger;
-    this.alive = options.isProcessAlive ?? isProcessAlive;
-    this.exists = options.pathExists ?? ((p) => fs.existsSync(p));
-    this.dispatcher = this._register(new Dispatcher(ports, options));
+    this.probe = options.probe ?? localProbe;
+    this.dispatcher = this._register(new Dispatcher(ports, {
+      self: options.self,
+      maxConcurrent: options.maxConcurrent,
+      logger: options.logger,
+      now: options.now,
+      newId: options.newId,
+      probe: this.probe,
+      beforeStart: (s) => (this.takeStopRequest(s) ? 'stop' : undefined),
+    }));
     this._register(this.dispatcher.onDidAddInstance((inst) => this.track(inst)));
-    this._register(
-      this.dispatcher.onDidRemoveInstance((s) => {
-        this.persist(s.repoRoot, (r) => r.remove([s.id]));
-        this._onDidChangeInstances.fire({ changed: [], removed: [s.id] });
-      }),
-    );
+    this._register(this.dispatcher.onDidRemoveInstance((s) => {
+      this.tracked.deleteAndDispose(s.id);
+      void this.repo(s.repoRoot).then((r) => r.remove(s.id), () => undefined);
+      this._onDidChangeInstances.fire({ changed: [], removed: [s.id] });
+    }));
+    this._register(Disposable.from(() => clearInterval(this.orphanTimer)));
   }
 
-  get maxConcurrent(): number {
-    return this.dispatcher.maxConcurrent;
+  get self(): DriverIdentity {
+    return this.options.self;
   }
 
-  set maxConcurrent(n: number) {
-    this.dispatcher.maxConcurrent = n;
+  set maxConcurrent(value: number | ((repoRoot: string) => number)) {
+    this.dispatcher.maxConcurrent = value;
+  }
+
+  maxConcurrentOf(repoRoot: string): number {
+    return this.dispatcher.maxConcurrentOf(repoRoot);
   }
 
   /** Plain serialisable snapshots of all instances, oldest first. */
   instances(): InstanceSnapshot[] {
-    return this.dispatcher
-      .list()
-      .map((i) => i.snapshot)
-      .sort((a, b) => a.createdAt - b.createdAt);
+    return this.dispatcher.list().map((i) => i.snapshot).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   get(id: string): InstanceSnapshot | undefined {
     return this.dispatcher.get(id)?.snapshot;
   }
 
-  /** Creates and queues one instance per task (see {@link Dispatcher.dispatch} for validation and ordering). */
-  async dispatch(tasks: readonly TaskSpec[], options: DispatchOptions): Promise<InstanceSnapshot[]> {
-    await this.registry(options.repoRoot);
-    return this.dispatcher.dispatch(tasks, options).map((i) => i.snapshot);
+  /** True while this process drives the instance. */
+  isDriving(id: string): boolean {
+    return this.dispatcher.isDriving(id);
   }
 
-  stop(id: string): Promise<void> {
+  /** Creates and queues one instance per task (validation and ordering: {@link Dispatcher.dispatch}). */
+  async dispatch(tasks: readonly TaskSpec[], options: DispatchOptions): Promise<InstanceSnapshot[]> {
+    await this.repo(options.repoRoot);
+    const created = this.dispatcher.dispatch(tasks, options).map((i) => i.snapshot);
+    // Queued instances are on disk at once: every other process sees them (and their driver) from now on.
+    const fresh = created.map((s) => this.get(s.id)!).filter((s) => s.state === 'queued');
+    if (fresh.length) (await this.repo(options.repoRoot)).upsert(fresh);
+    return created;
+  }
+
+  /** Stops an instance this process drives; false when it does not drive it (see flows/instance.ts for the rest). */
+  stopHere(id: string): Promise<boolean> {
     return this.dispatcher.stop(id);
   }
 
-  async followUp(id: string, prompt: string): Promise<void> {
-    this.dispatcher.followUp(id, prompt);
+  /** A follow-up for an instance this process drives or nobody drives. */
+  followUpHere(id: string, prompt: string): FollowUpOutcome {
+    return this.dispatcher.followUp(id, prompt);
   }
 
-  async resume(id: string): Promise<void> {
+  resumeHere(id: string): void {
     this.dispatcher.resume(id);
+  }
+
+  /** Posts a request to the process that drives the instance. */
+  async request(id: string, kind: 'stop' | 'followUp', prompt?: string) {
+    const s = this.require(id);
+    const repo = await this.repo(s.repoRoot);
+    return { request: repo.mailbox.post(id, kind, this.self, prompt), mailbox: repo.mailbox };
   }
 
   /**
    * Switches an instance between background and terminal mode (Take Over / Hand Back); its next follow-up or
-   * resume starts the agent in that mode. @throws Error while the instance is active.
+   * resume starts the agent in that mode. @throws GroveError Busy while the instance is active.
    */
   setMode(id: string, mode: AgentMode): void {
-    const inst = this.dispatcher.get(id);
-    if (!inst) throw new Error(`Grove: no instance ${id}`);
-    if (isActive(inst.state)) throw new Error(`Grove: stop "${inst.title}" before switching it to ${mode} mode`);
+    const inst = this.requireInstance(id);
+    if (isActive(inst.state)) throw new GroveError('Busy', `Stop "${inst.title}" before switching it to ${mode} mode.`);
     if (inst.snapshot.mode !== mode) inst.update({ mode });
   }
 
   /**
-   * Before the host exits: background agents this process drives die with it, so they are recorded as
-   * `interrupted` (Resume after the restart) rather than failed by their killing; the registry is flushed. Terminal
-   * agents are left alone: their terminals survive a window reload and are re-attached.
+   * Before the host exits: background agents this process drives die with it, so they are recorded `interrupted`
+   * (Resume after the restart); queued work too. Terminal agents are left alone: their terminals survive a window
+   * reload and are re-attached. The registry is flushed.
    */
-  async shutdown(): Promise<void> {
-    this.dispatcher.interruptAll((s) => s.mode === 'background', 'Grove was closed while the agent was working');
+  async shutdown(reason = 'Grove was closed while the agent was working'): Promise<void> {
+    this.dispatcher.interruptAll((s) => s.mode === 'background' || s.state === 'queued' || s.state === 'provisioning', reason);
     await this.flush();
   }
 
@@ -132,128 +177,200 @@ export class Fleet extends Disposable {
     this.dispatcher.attach(id, connect);
   }
 
-  /** Records that an instance's branch was merged (and whether its worktree is gone): kept, persisted, shown as archived. */
+  /** Records that an instance's branch was merged (and whether its worktree is gone). */
   recordMerge(id: string, merge: MergeRecord, archived: boolean): void {
-    const inst = this.dispatcher.get(id);
-    if (!inst) throw new Error(`Grove: no instance ${id}`);
-    inst.update({ merge, archived });
+    this.requireInstance(id).update({ merge, archived });
   }
 
   /** Marks an instance archived (its worktree was removed) without forgetting its prompt, cost and result. */
   archive(id: string): void {
-    const inst = this.dispatcher.get(id);
-    if (!inst) throw new Error(`Grove: no instance ${id}`);
-    if (isActive(inst.state)) throw new Error(`Grove: stop "${inst.title}" before archiving it`);
+    const inst = this.requireInstance(id);
+    if (isActive(inst.state)) throw new GroveError('Busy', `Stop "${inst.title}" before archiving it.`);
     inst.update({ archived: true });
   }
 
-  /** Stops (if needed) and forgets an instance. Its worktree and branch are left alone (the caller removes them). */
+  /** Changes plain fields of an instance nobody else drives (error text, worktree path after a restore…). */
+  patch(id: string, patch: Parameters<Instance['update']>[0]): void {
+    const inst = this.requireInstance(id);
+    if (!this.isDriving(id) && (isActive(inst.state) || inst.state === 'queued')) {
+      throw new GroveError('Busy', `"${inst.title}" is driven by another Grove process.`);
+    }
+    inst.update(patch);
+  }
+
+  /** Stops (if this process drives it) and forgets an instance. Its worktree and branch are the caller's. */
   async remove(id: string): Promise<void> {
     await this.dispatcher.remove(id);
   }
 
   /**
-   * Loads the registries of `repoRoots` and reconciles them with reality:
-   * - an active or queued instance whose `pid` is no longer alive becomes `interrupted` (Resume offered), with
-   *   everything else kept (prompt, session id, cost, branch…); one whose process lives (another window, or an
-   *   agent that survived) keeps its state;
-   * - an instance whose worktree folder is gone gets error `worktree missing` (and `interrupted` if it was active).
-   * Returns the instances of these repositories.
+   * Loads the registries of `repoRoots` (watching them and their request folders from now on) and applies the
+   * ownership protocol: instances whose driver died become `interrupted`. Returns the instances of these
+   * repositories. Never changes an instance a live process drives.
    */
   async recover(repoRoots: readonly string[]): Promise<InstanceSnapshot[]> {
     const result: InstanceSnapshot[] = [];
     for (const repoRoot of repoRoots) {
-      const registry = await this.registry(repoRoot);
-      const changed: InstanceSnapshot[] = [];
-      for (const stored of await registry.read()) {
-        if (this.dispatcher.get(stored.id)) continue;
-        const inst = this.dispatcher.adopt(stored);
-        const s = inst.snapshot;
-        const wasActive = isActive(s.state) || s.state === 'queued';
-        const processAlive = s.pid !== undefined && this.alive(s.pid);
-        const worktreeMissing = s.worktreePath !== '' && !this.exists(s.worktreePath);
-        if (wasActive && (!processAlive || worktreeMissing)) {
-          const why = worktreeMissing
-            ? 'worktree missing'
-            : s.state === 'queued'
-              ? 'interrupted before it started'
-              : s.state === 'provisioning'
-                ? 'interrupted while its worktree was being created'
-                : 'the agent process ended while Grove was not watching it';
-          inst.transition('interrupted', { pid: undefined, error: why });
-        } else if (worktreeMissing && s.error !== 'worktree missing') {
-          inst.update({ error: 'worktree missing' });
-        }
-        if (inst.snapshot.updatedAt !== stored.updatedAt) changed.push(inst.snapshot);
+      const repo = await this.repo(repoRoot);
+      for (const stored of await repo.registry.read()) {
+        if (!this.dispatcher.get(stored.id)) this.dispatcher.adopt(stored);
       }
-      if (changed.length) await registry.upsert(changed);
+      await this.reconcile(repoRoot);
       result.push(...this.instances().filter((s) => s.repoRoot === repoRoot));
     }
     return result;
   }
 
-  /** Resolves when every change so far is on disk. */
-  async flush(): Promise<void> {
-    while (this.writes.size) await Promise.allSettled([...this.writes]);
-    for (const r of this.registries.values()) await (await r).flush().catch(() => undefined);
+  /** Applies the dead-driver rule to one repository now (also runs on every registry change and on a slow timer). */
+  async reconcile(repoRoot: string): Promise<number> {
+    const orphans = findOrphans(this.instances().filter((s) => s.repoRoot === repoRoot), (id) => this.isDriving(id), this.probe);
+    for (const o of orphans) {
+      const inst = this.dispatcher.get(o.instance.id);
+      if (!inst || !(isActive(inst.state) || inst.state === 'queued')) continue;
+      this.logger.info(`"${inst.title}": ${o.why}; recorded as interrupted`);
+      const agent = inst.snapshot.agent;
+      inst.transition('interrupted', { error: o.why });
+      if (o.endAgent && agent && this.options.endOrphanAgent) {
+        await this.options.endOrphanAgent(agent).catch((err: Error) => this.logger.warn(`ending the agent of "${inst.title}" (pid ${agent.pid}): ${err.message}`));
+      }
+    }
+    // A finished instance whose worktree folder was deleted by hand says so (nobody owns a finished instance).
+    for (const s of this.instances()) {
+      if (s.repoRoot !== repoRoot || !isFinished(s.state) || s.archived || !s.worktreePath || s.error?.includes('worktree missing')) continue;
+      if (!fs.existsSync(s.worktreePath)) this.dispatcher.get(s.id)?.update({ error: s.error ? `${s.error}; worktree missing` : 'worktree missing' });
+    }
+    this.armOrphanTimer();
+    return orphans.length;
   }
 
-  /** Resolves when nothing runs and no queued task can start. */
+  /**
+   * Stops an instance whose driver is dead but whose agent still runs (a terminal session whose window went away):
+   * its agent process is ended (only the very process recorded) and the instance recorded `stopped`.
+   */
+  async stopOrphan(id: string): Promise<void> {
+    const inst = this.requireInstance(id);
+    const s = inst.snapshot;
+    if (this.isDriving(id) || !(isActive(s.state) || s.state === 'queued')) return;
+    if (s.driver && liveness(s.driver, this.probe) !== 'dead') throw new GroveError('Busy', `"${s.title}" is driven by a live process.`);
+    if (s.agent && this.options.endOrphanAgent) await this.options.endOrphanAgent(s.agent);
+    const now = this.dispatcher.get(id);
+    if (now && (isActive(now.state) || now.state === 'queued')) now.transition('stopped');
+  }
+
+  /** Resolves when every change so far is on disk. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.repos.values()].map((p) => p.then((r) => r.flush(), () => undefined)));
+  }
+
+  /** Resolves when nothing this process drives runs and no queued task can start. */
   whenSettled(): Promise<void> {
     return this.dispatcher.whenSettled();
   }
 
   override dispose(): void {
     super.dispose();
-    for (const r of this.registries.values()) void r.then((reg) => reg.dispose());
+    for (const r of this.loaded.values()) r.dispose();
   }
 
   // -------------------------------------------------------------------------------------------------------------
 
+  private require(id: string): InstanceSnapshot {
+    const s = this.get(id);
+    if (!s) throw new GroveError('NotFound', `No instance ${id}.`);
+    return s;
+  }
+
+  private requireInstance(id: string): Instance {
+    const inst = this.dispatcher.get(id);
+    if (!inst) throw new GroveError('NotFound', `No instance ${id}.`);
+    return inst;
+  }
+
   private track(inst: Instance): void {
     const repoRoot = inst.snapshot.repoRoot;
-    this._register(
-      inst.onDidChange((e) => {
-        if (!e.external) this.persist(repoRoot, (r) => r.upsert(e.snapshot));
-        this._onDidChangeInstances.fire({ changed: [e.snapshot], removed: [] });
-      }),
-    );
+    this.tracked.set(inst.id, inst.onDidChange((e) => {
+      if (!e.external) void this.repo(repoRoot).then((r) => r.persist(e), () => undefined);
+      this._onDidChangeInstances.fire({ changed: [e.snapshot], removed: [] });
+    }));
     this._onDidChangeInstances.fire({ changed: [inst.snapshot], removed: [] });
   }
 
-  private persist(repoRoot: string, write: (r: InstanceRegistry) => Promise<void>): void {
-    const p = this.registry(repoRoot)
-      .then(write)
-      .catch((err: Error) => this.logger.error(`Grove: could not save instances of ${repoRoot}: ${err.message}`))
-      .finally(() => this.writes.delete(p));
-    this.writes.add(p);
-  }
-
-  private registry(repoRoot: string): Promise<InstanceRegistry> {
-    let r = this.registries.get(repoRoot);
+  private repo(repoRoot: string): Promise<RepositoryStore> {
+    let r = this.repos.get(repoRoot);
     if (!r) {
-      r = this.ports.commonDir(repoRoot).then((dir) => {
-        const reg = new InstanceRegistry(dir, { logger: this.logger, ...this.options.registry });
-        reg.onDidReportCorruption((c) => this._onDidReportCorruption.fire(c));
-        reg.onDidChange((all) => this.mirror(all));
-        if (!this.isDisposed) reg.watch();
-        return reg;
+      r = this.ports.commonDir(repoRoot).then((commonDir) => {
+        const store = new RepositoryStore(commonDir, this.logger, { registry: this.options.registry, activityWriteMs: this.options.activityWriteMs });
+        store.registry.onDidReportCorruption((c) => this._onDidReportCorruption.fire(c));
+        store.registry.onDidChange((contents) => this.mirror(repoRoot, contents));
+        store.mailbox.onDidPost((id) => this.honourRequests(id));
+        if (!this.isDisposed) store.watch();
+        this.loaded.set(repoRoot, store);
+        return store;
       });
-      r.catch(() => this.registries.delete(repoRoot));
-      this.registries.set(repoRoot, r);
+      r.catch(() => this.repos.delete(repoRoot));
+      this.repos.set(repoRoot, r);
     }
     return r;
   }
 
-  /** Another window changed the registry: take over its newer snapshots of instances we do not drive. */
-  private mirror(all: InstanceSnapshot[]): void {
-    for (const s of all) {
+  /** Another process changed the registry: take its newer snapshots of instances we do not drive, and its removals. */
+  private mirror(repoRoot: string, contents: RegistryContents): void {
+    for (const s of contents.instances) {
       const inst = this.dispatcher.get(s.id);
-      if (!inst) {
-        this.dispatcher.adopt(s);
-      } else if (!this.dispatcher.isDriving(s.id) && s.updatedAt > inst.snapshot.updatedAt) {
-        inst.mirror(s);
+      if (!inst) this.dispatcher.adopt(s);
+      else if (!this.dispatcher.isDriving(s.id) && s.updatedAt > inst.snapshot.updatedAt) inst.mirror(s);
+    }
+    for (const id of contents.removed) {
+      if (this.dispatcher.get(id) && !this.dispatcher.isDriving(id)) {
+        this.dispatcher.forget(id);
+        this.tracked.deleteAndDispose(id);
+        this._onDidChangeInstances.fire({ changed: [], removed: [id] });
       }
     }
+    void this.reconcile(repoRoot);
+  }
+
+  /** Stop and follow-up requests another process posted for an instance this process drives. */
+  private honourRequests(id: string): void {
+    if (!this.dispatcher.isDriving(id)) return;
+    const s = this.get(id);
+    const r = s && this.loaded.get(s.repoRoot);
+    if (!r) return;
+    for (const req of r.mailbox.take(id)) {
+      this.logger.info(`"${s.title}": ${req.kind} requested by pid ${req.from.pid}`);
+      if (req.kind === 'stop') void this.dispatcher.stop(id).then(() => this.flush());
+      else if (req.prompt?.trim()) {
+        try {
+          this.dispatcher.followUp(id, req.prompt);
+        } catch (err) {
+          this.logger.warn(`follow-up request for "${s.title}": ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** Right before a queued instance starts: a stop request waiting for it wins. */
+  private takeStopRequest(s: InstanceSnapshot): boolean {
+    const r = this.loaded.get(s.repoRoot);
+    if (!r) return false;
+    const requests = r.mailbox.peek(s.id);
+    if (!requests.some((q) => q.kind === 'stop')) return false;
+    r.mailbox.take(s.id);
+    return true;
+  }
+
+  /** A slow check of foreign drivers, armed only while some mirrored instance is active or queued. */
+  private armOrphanTimer(): void {
+    const foreign = this.instances().some((s) => (isActive(s.state) || s.state === 'queued') && !this.isDriving(s.id));
+    if (!foreign) {
+      clearInterval(this.orphanTimer);
+      this.orphanTimer = undefined;
+      return;
+    }
+    if (this.orphanTimer || this.isDisposed) return;
+    this.orphanTimer = setInterval(() => {
+      for (const root of this.loaded.keys()) void this.reconcile(root);
+    }, this.options.orphanCheckMs ?? 5000);
+    this.orphanTimer.unref?.();
   }
 }

@@ -49,7 +49,7 @@ export class InstanceTransitionError extends Error {
     reason?: string,
   ) {
     super(
-      `Grove: instance ${instanceId} cannot go from "${from}" to "${to}"` +
+      `Instance ${instanceId} cannot go from "${from}" to "${to}"` +
         (reason ? ` (${reason})` : '') +
         `; allowed from "${from}": ${TRANSITIONS[from].join(', ') || 'nothing'}`,
     );
@@ -102,6 +102,8 @@ export interface InstanceChange {
   previousState: InstanceState;
   /** True when the change mirrors another process's registry (see {@link Instance.mirror}); not to be persisted again. */
   external?: boolean;
+  /** Fields whose value changed (`updatedAt` included). */
+  changedKeys: string[];
 }
 
 /** Fields a caller may patch outside a transition (identity and state go through their own paths). */
@@ -168,6 +170,11 @@ export class Instance extends Disposable {
     }
     if (to !== 'waiting') delete next.waitReason;
     if (isFinished(to) && patch.endedAt === undefined) next.endedAt = now;
+    // A finished instance has no owner and no agent process: anyone may act on it next.
+    if (isFinished(to)) {
+      delete next.driver;
+      delete next.agent;
+    }
     if (to === 'starting' || to === 'provisioning' || (to === 'running' && isFinished(from))) {
       // A new attempt clears the previous one's verdict, unless the caller sets a new one in the same change.
       if (patch.error === undefined) delete next.error;
@@ -185,7 +192,7 @@ export class Instance extends Disposable {
   /**
    * Folds one runner event into the snapshot.
    *
-   * - `started`: session id / pid / model; `starting` (or a finished state, for a runner that restarts on its own) → `running`.
+   * - `started`: session id / agent process / model; `starting` (or a finished state, for a runner that restarts on its own) → `running`.
    * - `session`: session id and model.
    * - `activity`: `lastActivity`; `starting` → `running`.
    * - `assistantText`: nothing is kept (memory stays bounded); `starting` → `running`.
@@ -196,7 +203,7 @@ export class Instance extends Disposable {
    *   before the run, so a follow-up never double-counts.
    * - `result`: `done`, or `failed` with the result text as error when `isError`; `resultText` kept. Ignored for
    *   state if the instance already finished (e.g. stopped by the user first).
-   * - `exit`: clears `pid`. If the instance is still active: `stoppedByUser` → `stopped`, code 0 → `done`,
+   * - `exit`: clears `agent`. If the instance is still active: `stoppedByUser` → `stopped`, code 0 → `done`,
    *   anything else → `failed` ("agent exited with code N" / "… signal S"). An exit after a `result` changes
    *   nothing (a CLI lingering after its result and then ended is not a failure).
    * @throws InstanceTransitionError for an event that makes no sense in the current state (e.g. `running` while `queued`).
@@ -207,7 +214,7 @@ export class Instance extends Disposable {
       case 'started': {
         const patch: InstancePatch = {};
         if (event.sessionId !== undefined) patch.sessionId = event.sessionId;
-        if (event.pid !== undefined) patch.pid = event.pid;
+        if (event.agent !== undefined) patch.agent = event.agent;
         if (event.model !== undefined) patch.model = event.model;
         if (state === 'running') this.update(patch);
         else this.transition('running', patch);
@@ -248,7 +255,7 @@ export class Instance extends Disposable {
         return;
       }
       case 'exit': {
-        const patch: InstancePatch = { pid: undefined };
+        const patch: InstancePatch = { agent: undefined };
         if (!isActive(state) || state === 'provisioning') {
           this.update(patch);
         } else if (event.stoppedByUser) {
@@ -269,11 +276,12 @@ export class Instance extends Disposable {
    * instances this process does not drive; the change is flagged `external`.
    */
   mirror(snapshot: InstanceSnapshot): void {
-    if (snapshot.id !== this.data.id) throw new Error(`Grove: cannot mirror ${snapshot.id} onto instance ${this.data.id}`);
+    if (snapshot.id !== this.data.id) throw new Error(`Cannot mirror ${snapshot.id} onto instance ${this.data.id}`);
     const previousState = this.data.state;
+    const changedKeys = diffKeys(this.data, snapshot);
     this.data = { ...snapshot };
     this.runBase = totalsOf(snapshot);
-    this._onDidChange.fire({ snapshot: { ...snapshot }, previousState, external: true });
+    this._onDidChange.fire({ snapshot: { ...snapshot }, previousState, external: true, changedKeys });
   }
 
   private toRunningIfStarting(patch: InstancePatch): void {
@@ -300,11 +308,25 @@ export class Instance extends Disposable {
     for (const key of Object.keys(next) as (keyof InstanceSnapshot)[]) {
       if (next[key] === undefined) delete next[key];
     }
+    const changedKeys = diffKeys(this.data, next);
     this.data = next;
-    this._onDidChange.fire({ snapshot: { ...next }, previousState });
+    this._onDidChange.fire({ snapshot: { ...next }, previousState, changedKeys });
   }
 }
 
 function totalsOf(s: InstanceSnapshot): Totals {
   return { costUsd: s.costUsd, inputTokens: s.inputTokens, outputTokens: s.outputTokens, turns: s.turns };
+}
+
+function diffKeys(a: InstanceSnapshot, b: InstanceSnapshot): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const out: string[] = [];
+  for (const k of keys) {
+    const x = (a as unknown as Record<string, unknown>)[k];
+    const y = (b as unknown as Record<string, unknown>)[k];
+    if (x === y) continue;
+    if (typeof x === 'object' && typeof y === 'object' && JSON.stringify(x) === JSON.stringify(y)) continue;
+    out.push(k);
+  }
+  return out;
 }

@@ -20,13 +20,13 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { InstanceSnapshot } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
-import { isProcessAlive } from '../platform/processes';
+import type { ProcessProbe } from '../platform/processes';
+import { LockTimeoutError, withFileLock } from '../util/fileLock';
 
 export const REGISTRY_FOLDER = 'grove';
 export const REGISTRY_FILE = 'instances.json';
@@ -41,8 +41,14 @@ export interface RegistryOptions {
   staleLockMs?: number;
   /** Debounce of watcher-driven reloads (default 100 ms). */
   debounceMs?: number;
-  /** Liveness check for a lock owner's pid (default `process.kill(pid, 0)`). */
-  isProcessAlive?: (pid: number) => boolean;
+  /** Liveness of a lock owner (default: this machine's processes). */
+  probe?: ProcessProbe;
+}
+
+/** What another process left in the file: its instances and the ids removed (tombstones). */
+export interface RegistryContents {
+  instances: InstanceSnapshot[];
+  removed: string[];
 }
 
 export interface RegistryCorruption {
@@ -60,20 +66,13 @@ interface RegistryFileContent {
   removed: Record<string, number>;
 }
 
-interface LockInfo {
-  pid: number;
-  host: string;
-  at: number;
-  token: string;
-}
-
 /** The registry of one repository. Create one per git common dir; `dispose()` stops the watcher. */
 export class InstanceRegistry extends Disposable {
   readonly dir: string;
   readonly file: string;
   readonly lockFile: string;
 
-  private readonly _onDidChange = this._register(new Emitter<InstanceSnapshot[]>());
+  private readonly _onDidChange = this._register(new Emitter<RegistryContents>());
   /** Fires with all instances after another process changed the file (never for this registry's own writes). */
   readonly onDidChange = this._onDidChange.event;
   private readonly _onDidReportCorruption = this._register(new Emitter<RegistryCorruption>());
@@ -83,7 +82,7 @@ export class InstanceRegistry extends Disposable {
   private readonly lockTimeoutMs: number;
   private readonly staleLockMs: number;
   private readonly debounceMs: number;
-  private readonly isProcessAlive: (pid: number) => boolean;
+  private readonly probe: ProcessProbe | undefined;
 
   /** Last good content seen on disk (read or written by us). */
   private known: RegistryFileContent = emptyContent();
@@ -108,7 +107,7 @@ export class InstanceRegistry extends Disposable {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.staleLockMs = options.staleLockMs ?? 30_000;
     this.debounceMs = options.debounceMs ?? 100;
-    this.isProcessAlive = options.isProcessAlive ?? isProcessAlive;
+    this.probe = options.probe;
     this._register(Disposable.from(() => this.unwatch()));
   }
 
@@ -172,7 +171,7 @@ export class InstanceRegistry extends Disposable {
       const before = this.lastText;
       const content = await this.readContent();
       if (this.lastText === before || this.isDisposed) return;
-      this._onDidChange.fire(Object.values(content.instances));
+      this._onDidChange.fire({ instances: Object.values(content.instances), removed: Object.keys(content.removed) });
     } catch (err) {
       this.logger.warn(`registry reload of ${this.file} failed: ${(err as Error).message}`);
     }
@@ -263,82 +262,12 @@ export class InstanceRegistry extends Disposable {
     this._onDidReportCorruption.fire({ file: this.file, backup, reason });
   }
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    await fsp.mkdir(this.dir, { recursive: true });
-    const info: LockInfo = { pid: process.pid, host: os.hostname(), at: Date.now(), token: randomUUID() };
-    const deadline = Date.now() + this.lockTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const handle = await fsp.open(this.lockFile, 'wx');
-        try {
-          info.at = Date.now();
-          await handle.writeFile(JSON.stringify(info));
-        } finally {
-          await handle.close();
-        }
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        if (await this.breakStaleLock()) continue;
-        if (Date.now() > deadline) {
-          throw new Error(`Grove: timed out after ${this.lockTimeoutMs} ms waiting for the registry lock ${this.lockFile}`);
-        }
-        await sleep(2 + Math.random() * Math.min(40, 4 * (attempt + 1)));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await this.releaseLock(info.token);
-    }
-  }
-
-  private async releaseLock(token: string): Promise<void> {
-    try {
-      const text = await fsp.readFile(this.lockFile, 'utf8');
-      // Only remove our own lock: if ours was broken as stale, the file now belongs to someone else.
-      if (text.includes(token)) await fsp.rm(this.lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn(`releasing ${this.lockFile} failed: ${(err as Error).message}`);
-    }
-  }
-
-  /** Removes the lock file if its owner is gone or it is too old; true if it was removed. */
-  private async breakStaleLock(): Promise<boolean> {
-    let text: string;
-    let mtimeMs: number;
-    try {
-      text = await fsp.readFile(this.lockFile, 'utf8');
-      mtimeMs = (await fsp.stat(this.lockFile)).mtimeMs;
-    } catch (err) {
-      // Vanished between our open and this read: simply retry.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-      return false;
-    }
-    let stale: string | undefined;
-    let info: Partial<LockInfo> | undefined;
-    try {
-      info = JSON.parse(text) as Partial<LockInfo>;
-    } catch {
-      info = undefined;
-    }
-    const age = Date.now() - (typeof info?.at === 'number' ? info.at : mtimeMs);
-    if (age > this.staleLockMs) stale = `held for ${age} ms`;
-    else if (info?.host === os.hostname() && typeof info.pid === 'number' && info.pid !== process.pid && !this.isProcessAlive(info.pid)) {
-      stale = `owner pid ${info.pid} is gone`;
-    }
-    if (!stale) return false;
-    // Re-read just before removing: remove only the very lock we judged stale, not a fresh one taken meanwhile.
-    // (A tiny window remains between this read and the unlink; acceptable for a lock that is only ever stale
-    // after a crash.)
-    try {
-      if ((await fsp.readFile(this.lockFile, 'utf8')) !== text) return true;
-      await fsp.rm(this.lockFile, { force: true });
-      this.logger.warn(`broke stale registry lock ${this.lockFile}: ${stale}`);
-    } catch {
-      // Gone already.
-    }
-    return true;
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(this.lockFile, fn, { timeoutMs: this.lockTimeoutMs, staleMs: this.staleLockMs, unreadableGraceMs: 2000, probe: this.probe, logger: this.logger })
+      .catch((err: unknown) => {
+        if (err instanceof LockTimeoutError) throw new Error(`Timed out after ${this.lockTimeoutMs} ms waiting for the registry lock ${this.lockFile}`);
+        throw err;
+      });
   }
 }
 

@@ -1,27 +1,31 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorktreeManager } from '../git/worktreeManager';
-import type { ProvisionedWorktree, WorktreePort, WorktreeRequest } from './dispatcher';
+import type { GroveSettings } from '../settings';
+import type { ProvisionedWorktree, WorktreePort } from './ports';
 
-export interface ProvisionSettings {
-  branchPrefix?: string;
-  worktreeRoot?: string;
-  copyFiles?: readonly string[];
-  setupCommand?: string;
+export interface WorktreePortOptions {
+  settings(repoRoot: string): GroveSettings;
+  /** False in an untrusted workspace: then nothing is created (a setup command would run). */
+  trusted(): boolean;
+  /** Where an instance's log is: provisioning output (submodules, setup command) is appended there. */
+  logPath(repoRoot: string, instanceId: string): Promise<string>;
+  /** Every chunk of provisioning output, for a host's own log. */
+  onOutput?(title: string, chunk: string): void;
+  /** A worktree was created (the VS Code layer refreshes its view of the repository). */
+  onCreated?(repoRoot: string): void;
 }
 
 /**
- * Adapts the WorktreeManager to the dispatcher's WorktreePort. A failed setup command keeps the worktree (for
- * inspection) and fails the instance with a message saying where it is.
+ * Adapts the WorktreeManager to the dispatcher's WorktreePort, the same for every surface. A failed setup command
+ * keeps the worktree (for inspection): the instance records it and fails with a message saying where it is.
  */
-export function worktreePort(
-  worktrees: WorktreeManager,
-  settings: (repoRoot: string) => ProvisionSettings,
-  hooks: { onOutput?(title: string, chunk: string, request: WorktreeRequest): void; onCreated?(repoRoot: string): void } = {},
-): WorktreePort {
+export function worktreePort(worktrees: WorktreeManager, options: WorktreePortOptions): WorktreePort {
   return {
     async create(req): Promise<ProvisionedWorktree> {
-      const s = settings(req.repoRoot);
+      if (!options.trusted()) throw new Error('Grove runs no setup commands or agents in an untrusted workspace.');
+      const s = options.settings(req.repoRoot);
+      const log = await options.logPath(req.repoRoot, req.instanceId);
       const created = await worktrees.create({
         repoRoot: req.repoRoot,
         title: req.title,
@@ -31,25 +35,29 @@ export function worktreePort(
         copyFiles: s.copyFiles,
         setupCommand: s.setupCommand,
         signal: req.signal,
-        onOutput: (chunk) => hooks.onOutput?.(req.title, chunk, req),
+        onOutput: (chunk) => {
+          appendSetupOutput(log, chunk);
+          options.onOutput?.(req.title, chunk);
+        },
       });
-      hooks.onCreated?.(req.repoRoot);
-      if (created.setupFailed) {
-        throw new Error(`the setup command failed (exit code ${created.setupExitCode}); the worktree is kept for inspection at ${created.path}`);
-      }
-      return { path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit };
+      options.onCreated?.(req.repoRoot);
+      return {
+        path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit, port: created.port,
+        copiedFiles: created.copiedFiles,
+        ...(created.setupFailed ? { setupFailed: `the setup command failed (exit code ${created.setupExitCode}); the worktree is kept for inspection at ${created.path}` } : {}),
+      };
     },
   };
 }
 
 /**
- * Appends provisioning output (submodules, the setup command) to the instance's log as `grove_setup` lines, so
- * "Show Log" of an instance whose setup failed shows why.
+ * Appends provisioning output to the instance's log as `grove_setup` lines, so "Show Log" of an instance whose
+ * setup failed shows why. The log is private to the user (mode 0600).
  */
 export function appendSetupOutput(logPath: string, chunk: string): void {
   try {
-    fs.mkdirSync(path.dirname(logPath), { recursive: true });
-    fs.appendFileSync(logPath, `${JSON.stringify({ type: 'grove_setup', text: chunk, ts: Date.now() })}\n`);
+    fs.mkdirSync(path.dirname(logPath), { recursive: true, mode: 0o700 });
+    fs.appendFileSync(logPath, `${JSON.stringify({ type: 'grove_setup', text: chunk, ts: Date.now() })}\n`, { mode: 0o600 });
   } catch {
     // The log is a convenience; provisioning must not fail because of it.
   }

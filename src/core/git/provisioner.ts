@@ -1,71 +1,23 @@
 /**
  * Provisioning steps for a fresh worktree: copy the untracked files it needs (`.env`, local config…), set up
- * submodules, allocate a port, run the user's setup command. Also the small metadata file Grove keeps in each
- * worktree's private git dir.
+ * submodules, allocate a port, run the user's setup command. (The records Grove keeps per worktree are in
+ * worktreeRecords.ts.)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { isInside } from '../util/fsPaths';
 import type { GitClient } from './gitClient';
 import { GitError } from './gitError';
+import { readAdminDirs, readMetadata } from './worktreeRecords';
 
-/** Stored as `<commonDir>/worktrees/<id>/grove.json`; git deletes it with the worktree's admin dir. */
-export interface WorktreeMetadata {
-  version: 1;
-  managedBy: 'grove';
-  slug: string;
-  branch: string;
-  baseRef: string;
-  baseCommit: string;
-  port: number;
-  createdAt: number;
-}
+// Kept here for the modules that import them from the provisioner.
+export { normalizePath, isInside } from '../util/fsPaths';
+export { METADATA_FILE, readAdminDirs, readMetadata, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
 
-export const METADATA_FILE = 'grove.json';
 export const WORKTREE_INCLUDE_FILE = '.worktreeinclude';
 export const DEFAULT_PORT_BASE = 41000;
-
-/** Maps each linked worktree's real path to its admin dir `<commonDir>/worktrees/<id>` (pure file reads). */
-export async function readAdminDirs(commonDir: string): Promise<Map<string, string>> {
-  const result = new Map<string, string>();
-  const root = path.join(commonDir, 'worktrees');
-  let ids: string[];
-  try {
-    ids = await fs.promises.readdir(root);
-  } catch {
-    return result;
-  }
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        const gitdir = (await fs.promises.readFile(path.join(root, id, 'gitdir'), 'utf8')).trim();
-        result.set(normalizePath(path.dirname(gitdir)), path.join(root, id));
-      } catch {
-        // A half-written admin dir (git is creating it right now) has no gitdir file yet.
-      }
-    }),
-  );
-  return result;
-}
-
-export async function readMetadata(adminDir: string | undefined): Promise<WorktreeMetadata | undefined> {
-  if (!adminDir) return undefined;
-  try {
-    const data = JSON.parse(await fs.promises.readFile(path.join(adminDir, METADATA_FILE), 'utf8')) as WorktreeMetadata;
-    return data.managedBy === 'grove' ? data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function writeMetadata(adminDir: string, meta: WorktreeMetadata): Promise<void> {
-  // Write-then-rename so a reader never sees half a file.
-  const file = path.join(adminDir, METADATA_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.promises.writeFile(tmp, JSON.stringify(meta, null, 2));
-  await fs.promises.rename(tmp, file);
-}
 
 /**
  * Lowest port ≥ `base` held by no worktree of this repository (ports live in each worktree's metadata, so a
@@ -210,24 +162,4 @@ function killTree(pid: number | undefined, isWindows: boolean): void {
   } catch {
     // already gone
   }
-}
-
-export function normalizePath(p: string): string {
-  let resolved: string;
-  try {
-    resolved = fs.realpathSync.native(p);
-  } catch {
-    // The folder may be gone (a stale worktree): resolve its parent instead.
-    try {
-      resolved = path.join(fs.realpathSync.native(path.dirname(p)), path.basename(p));
-    } catch {
-      resolved = path.resolve(p);
-    }
-  }
-  return process.platform === 'win32' ? resolved.toLowerCase() : resolved;
-}
-
-export function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }

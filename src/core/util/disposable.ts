@@ -37,3 +37,47 @@ export class Disposable implements IDisposable {
     this.onDispose?.();
   }
 }
+
+/** Disposables keyed by id, released with their key (VS Code's `DisposableMap`): per-instance lifetimes. */
+export class DisposableMap<K, V extends IDisposable> implements IDisposable {
+  private readonly map = new Map<K, V>();
+
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
+  /** Stores `value`, disposing what was stored under `key` before. */
+  set(key: K, value: V): V {
+    const old = this.map.get(key);
+    if (old && old !== value) old.dispose();
+    this.map.set(key, value);
+    return value;
+  }
+
+  deleteAndDispose(key: K): void {
+    const v = this.map.get(key);
+    this.map.delete(key);
+    v?.dispose();
+  }
+
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+
+  keys(): IterableIterator<K> {
+    return this.map.keys();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  dispose(): void {
+    for (const v of this.map.values()) v.dispose();
+    this.map.clear();
+  }
+}

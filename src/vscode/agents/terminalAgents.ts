@@ -7,7 +7,7 @@ import { claudeConfigFile, inheritFolderTrust } from '../../core/agents/claudeTr
 import { writeHookSettings } from '../../core/agents/hookSettings';
 import { HookStatusMapper, StatusFileTailer } from '../../core/agents/hookStatus';
 import { expandArgs, findProfile, parseProfiles } from '../../core/agents/profiles';
-import type { AgentHandle, AgentStartOptions } from '../../core/fleet/dispatcher';
+import type { AgentHandle, AgentStartOptions } from '../../core/agents/port';
 import type { AgentEvent, InstanceSnapshot } from '../../core/model';
 import { Disposable } from '../../core/util/disposable';
 import type { Logger } from '../../core/util/logger';
@@ -133,9 +133,10 @@ export class TerminalAgents extends Disposable {
    * in the state the session is in now.
    */
   async findTerminal(instance: InstanceSnapshot): Promise<vscode.Terminal | undefined> {
-    if (instance.pid === undefined) return undefined;
+    const pid = instance.agent?.pid;
+    if (pid === undefined) return undefined;
     for (const terminal of vscode.window.terminals) {
-      if ((await terminal.processId) === instance.pid) return terminal;
+      if ((await terminal.processId) === pid) return terminal;
     }
     return undefined;
   }
@@ -146,7 +147,7 @@ export class TerminalAgents extends Disposable {
     const source: StatusSource = instance.profile === 'claude' && instance.sessionId && fs.existsSync(statusPath)
       ? { kind: 'hooks', statusPath, sessionId: instance.sessionId }
       : { kind: 'files' };
-    this.log.info(`re-attached to the terminal of "${instance.title}" (pid ${instance.pid})`);
+    this.log.info(`re-attached to the terminal of "${instance.title}" (pid ${instance.agent?.pid})`);
     return this.connect(instance, terminal, source, onEvent);
   }
 
@@ -226,6 +227,8 @@ export class TerminalAgents extends Disposable {
           });
         });
       },
+      // The TUI takes input while it works (it queues it for its next turn).
+      acceptsInput: true,
       // Typing into the agent's own input (the TUI prompt), not into a shell. The text and the Enter go separately:
       // arriving in one chunk, the TUI takes them for a paste and keeps the newline in the input.
       followUp: (prompt) => {

@@ -1,14 +1,17 @@
 import * as vscode from 'vscode';
-import type { TaskSpec } from '../../core/fleet/dispatcher';
-import { parsePlan, PlanError, type PlanTask } from '../../core/fleet/plan';
+import { dispatch, planTasks, specOf, titleFromPrompt } from '../../core/flows/dispatch';
+import type { TaskSpec } from '../../core/fleet/ports';
 import type { AgentMode, InstanceSnapshot } from '../../core/model';
 import { isActive } from '../../core/fleet/instance';
+import { stop } from '../../core/flows/instances';
 import { groveConfig } from '../config';
 import type { RepositoryState } from '../repositories';
 import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { pickBase, pickRepository } from './pick';
 import { UserFacingError } from './register';
+
+export { titleFromPrompt };
 
 /** Arguments for running Dispatch Task without prompts (automation, tests, the API). */
 export interface DispatchTaskArgs {
@@ -32,9 +35,13 @@ export interface DispatchPlanOptions {
 
 const DRAFT_HINT = '<!-- Grove: the heading is the task title, the text below it the prompt. Optional lines: "base: main", "mode: terminal", "model: …". Add more "## " sections for more agents. Then click the rocket in the editor title (Grove: Dispatch Plan…). -->';
 
-export function titleFromPrompt(prompt: string): string {
-  const first = prompt.trim().split(/\r?\n/)[0].replace(/^#+\s*/, '').trim();
-  return first.length > 60 ? `${first.slice(0, 59).trimEnd()}…` : first || 'Task';
+/** The modal that confirms bypassPermissions for one dispatch (the one policy lives in core/flows/dispatch.ts). */
+export async function confirmBypass(): Promise<boolean> {
+  const ok = await vscode.window.showWarningMessage(
+    'grove.permissionMode is "bypassPermissions": the agents will run any command and edit any file without asking.',
+    { modal: true, detail: 'Only do this in a sandbox you can throw away. The instances are marked as bypassing permissions.' },
+    'Run Without Permission Checks');
+  return !!ok;
 }
 
 export function dispatchCommands(s: Services) {
@@ -46,27 +53,11 @@ export function dispatchCommands(s: Services) {
     }
   };
 
-  const confirmBypass = async (permissionMode: string) => {
-    if (permissionMode !== 'bypassPermissions') return;
-    const ok = await vscode.window.showWarningMessage(
-      'grove.permissionMode is "bypassPermissions": the agents will run any command and edit any file without asking.',
-      { modal: true, detail: 'Only do this in a sandbox you can throw away. The instances are marked as bypassing permissions.' },
-      'Run Without Permission Checks');
-    if (!ok) throw new vscode.CancellationError();
-  };
-
-  const dispatch = async (repo: RepositoryState, tasks: TaskSpec[], defaults: { baseRef?: string; mode?: AgentMode; model?: string }) => {
-    const cfg = groveConfig(vscode.Uri.file(repo.info.mainWorktree));
-    await confirmBypass(cfg.permissionMode);
-    const created = await s.fleet.dispatch(tasks, {
-      repoRoot: repo.info.mainWorktree,
-      baseRef: defaults.baseRef,
-      mode: defaults.mode ?? cfg.defaultMode,
-      model: defaults.model ?? cfg.model,
-      permissionMode: cfg.permissionMode,
-    });
-    void showProvisioningProgress(s, created);
-    return created;
+  const run = async (repo: RepositoryState, tasks: TaskSpec[], defaults: { baseRef?: string; mode?: AgentMode; model?: string }) => {
+    const { instances, warnings } = await dispatch(s.grove, { repoRoot: repo.info.mainWorktree, tasks, ...defaults }, { confirmBypass });
+    for (const w of warnings) void vscode.window.showWarningMessage(`Grove: ${w}`);
+    void showProvisioningProgress(s, instances);
+    return instances;
   };
 
   return {
@@ -75,15 +66,15 @@ export function dispatchCommands(s: Services) {
       const args = nodeOrArgs && 'prompt' in nodeOrArgs ? nodeOrArgs : undefined;
       if (args) {
         const repo = args.repoRoot ? s.repos.find(args.repoRoot) : await pickRepository(s);
-        if (!repo) throw new UserFacingError(`Grove: ${args.repoRoot} is not a repository of this workspace.`);
-        return dispatch(repo, [{ title: args.title ?? titleFromPrompt(args.prompt), prompt: args.prompt, baseRef: args.baseRef, mode: args.mode, profile: args.profile, model: args.model }], {});
+        if (!repo) throw new UserFacingError(`${args.repoRoot} is not a repository of this workspace.`);
+        return run(repo, [{ title: args.title ?? titleFromPrompt(args.prompt), prompt: args.prompt, baseRef: args.baseRef, mode: args.mode, profile: args.profile, model: args.model }], {});
       }
       const repo = await pickRepository(s, nodeOrArgs as Node | undefined);
       const prompt = await askPrompt();
       if (prompt === undefined) return undefined;
       const task = await reviewTask(s, repo, prompt);
       if (!task) throw new vscode.CancellationError();
-      return dispatch(repo, [task], {});
+      return run(repo, [task], {});
     },
 
     'grove.dispatchPlan': async (uri?: vscode.Uri | Node, optionsOrUris?: DispatchPlanOptions | vscode.Uri[]) => {
@@ -92,39 +83,28 @@ export function dispatchCommands(s: Services) {
       const planUri = uri instanceof vscode.Uri ? uri : await pickPlanFile();
       if (!planUri) throw new vscode.CancellationError();
       const doc = await vscode.workspace.openTextDocument(planUri);
-      let tasks: PlanTask[];
-      try {
-        tasks = parsePlan(doc.getText()).tasks;
-      } catch (err) {
-        if (err instanceof PlanError) throw new UserFacingError(`Grove: ${vscode.workspace.asRelativePath(planUri)} is not a valid plan. ${err.message}`);
-        throw err;
-      }
-      if (tasks.length === 0) throw new UserFacingError('Grove: the plan has no tasks. Write each task as a "## Title" section (or a "- [ ] task" checklist).');
+      const source = vscode.workspace.asRelativePath(planUri);
+      const all = planTasks(doc.getText(), { source });
       const repo = options?.repoRoot ? s.repos.find(options.repoRoot)
         : (planUri.scheme === 'file' ? s.repos.find(planUri.fsPath) : undefined) ?? await pickRepository(s);
-      if (!repo) throw new UserFacingError('Grove: the plan is not in a repository of this workspace.');
-      let selected = tasks;
-      if (options) {
-        if (options.select) selected = tasks.filter((t) => options.select!.includes(t.title));
-      } else {
+      if (!repo) throw new UserFacingError('The plan is not in a repository of this workspace.');
+      let select = options?.select;
+      if (!options) {
         const picks = await vscode.window.showQuickPick(
-          tasks.map((t) => ({
+          all.map((t) => ({
             label: t.title,
             description: [t.after && `after ${t.after}`, t.baseRef && `from ${t.baseRef}`, t.mode, t.model].filter(Boolean).join(' · '),
             detail: t.body.replace(/\s+/g, ' ').slice(0, 140),
             picked: true,
             task: t,
           })),
-          { canPickMany: true, title: `Grove: dispatch ${tasks.length} task(s) from ${vscode.workspace.asRelativePath(planUri)}`, placeHolder: 'Uncheck the tasks to leave out, then press Enter' },
+          { canPickMany: true, title: `Grove: dispatch ${all.length} task(s) from ${source}`, placeHolder: 'Uncheck the tasks to leave out, then press Enter' },
         );
         if (!picks || picks.length === 0) throw new vscode.CancellationError();
-        selected = picks.map((p) => p.task);
+        select = picks.length === all.length ? undefined : picks.map((p) => p.task.title);
       }
-      const titles = new Set(selected.map((t) => t.title));
-      const orphan = selected.find((t) => t.after && !titles.has(t.after));
-      if (orphan) throw new UserFacingError(`Grove: "${orphan.title}" starts after "${orphan.after}", which is not selected. Select both, or neither.`);
-      return dispatch(repo, selected.map((t) => ({ title: t.title, prompt: t.prompt, baseRef: t.baseRef, mode: t.mode, model: t.model, profile: t.profile, after: t.after })),
-        { baseRef: options?.baseRef, mode: options?.mode, model: options?.model });
+      const chosen = planTasks(doc.getText(), { source, select });
+      return run(repo, chosen.map(specOf), { baseRef: options?.baseRef, mode: options?.mode, model: options?.model });
     },
   };
 }
@@ -194,7 +174,7 @@ async function reviewTask(s: Services, repo: RepositoryState, prompt: string): P
       ], { title: 'Grove: mode' });
       if (m) task.mode = m.label as AgentMode;
     } else if (pick.id === 'profile') {
-      const profiles = [{ label: 'claude', description: 'Claude Code (built in)' }, ...cfg.profiles.map((p) => ({ label: p.name, description: `${p.command} (terminal)` }))];
+      const profiles = [{ label: 'claude', description: 'Claude Code (built in)' }, ...cfg.agents.map((p) => ({ label: p.name, description: `${p.command} (terminal)` }))];
       const p = await vscode.window.showQuickPick(profiles, { title: 'Grove: agent' });
       if (p) {
         task.profile = p.label;
@@ -224,8 +204,8 @@ async function showProvisioningProgress(s: Services, created: InstanceSnapshot[]
   const batch = () => s.fleet.instances().filter((i) => ids.has(i.id));
   const pending = () => {
     const all = s.fleet.instances();
-    const active = all.filter((i) => isActive(i.state)).length;
-    return batch().filter((i) => i.state === 'provisioning' || (i.state === 'queued' && !i.after && !i.error && active < s.fleet.maxConcurrent));
+    const active = (repoRoot: string) => all.filter((i) => i.repoRoot === repoRoot && isActive(i.state)).length;
+    return batch().filter((i) => i.state === 'provisioning' || (i.state === 'queued' && !i.after && !i.error && active(i.repoRoot) < s.fleet.maxConcurrentOf(i.repoRoot)));
   };
   await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Grove: dispatching ${created.length} task(s)`, cancellable: true },
@@ -243,7 +223,7 @@ async function showProvisioningProgress(s: Services, created: InstanceSnapshot[]
       };
       const sub = s.fleet.onDidChangeInstances(update);
       token.onCancellationRequested(() => {
-        for (const i of batch()) if (i.state === 'provisioning' || i.state === 'queued') void s.fleet.stop(i.id);
+        for (const i of batch()) if (i.state === 'provisioning' || i.state === 'queued') void stop(s.grove, i.id).catch(() => undefined);
         finish();
       });
       update();

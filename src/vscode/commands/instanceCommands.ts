@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { describeToolUse } from '../../core/agents/claudeStream';
+import { followUp, resume, stop, switchMode, takeOver } from '../../core/flows/instances';
 import { isActive, isFinished } from '../../core/fleet/instance';
 import type { InstanceSnapshot } from '../../core/model';
 import type { AgentRunners } from '../agents/agentRunners';
@@ -8,6 +9,7 @@ import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { pickInstance } from './pick';
 import { UserFacingError } from './register';
+import { removeWithConfirmation } from './worktreeCommands';
 
 /** Commands on agent instances: open, stop, follow up, resume, log, take over, hand back, permissions. */
 export function instanceCommands(s: Services, agents: AgentRunners) {
@@ -39,7 +41,7 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
 
     'grove.showTerminal': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => i.mode === 'terminal', 'show the terminal of');
-      if (!agents.terminals.reveal(inst.id)) throw new UserFacingError(`Grove: "${inst.title}" has no open terminal. Use Follow Up or Take Over to continue its session.`);
+      if (!agents.terminals.reveal(inst.id)) throw new UserFacingError(`"${inst.title}" has no open terminal. Use Follow Up or Take Over to continue its session.`);
     },
 
     'grove.stopInstance': async (node?: Node, nodes?: Node[]) => {
@@ -48,60 +50,58 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
         ? list.filter((n) => n.kind === 'instance').map((n) => s.fleet.get((n as { id: string }).id)).filter((i): i is InstanceSnapshot => !!i)
         : [await pickInstance(s, undefined, (i) => isActive(i.state) || i.state === 'queued', 'stop')];
       const live = chosen.filter((i) => isActive(i.state) || i.state === 'queued');
-      await Promise.all(live.map((i) => s.fleet.stop(i.id)));
+      const results = await Promise.allSettled(live.map((i) => stop(s.grove, i.id)));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length) throw failed[0]!.reason;
+      return results.map((r) => (r as PromiseFulfilledResult<{ message: string }>).value.message);
     },
 
     'grove.followUp': async (node?: Node, args?: { prompt?: string }) => {
-      const inst = await pickInstance(s, node, (i) => (isFinished(i.state) || i.state === 'waiting') && !!i.worktreePath, 'follow up');
+      const inst = await pickInstance(s, node, (i) => !!i.worktreePath && !i.archived, 'follow up');
       const prompt = args?.prompt ?? await vscode.window.showInputBox({
         title: `Grove: follow up "${inst.title}"`,
-        prompt: inst.sessionId ? 'Sent to the same session: the agent keeps its history' : 'Starts the agent again in its worktree',
+        prompt: isActive(inst.state) ? 'The agent is working: this is sent when its current turn ends (or typed into its terminal)' : inst.sessionId ? 'Sent to the same session: the agent keeps its history' : 'Starts the agent again in its worktree',
         placeHolder: 'e.g. Also add tests for the empty case',
         ignoreFocusOut: true,
         validateInput: (v) => (v.trim() ? undefined : 'Write the follow-up'),
       });
       if (!prompt?.trim()) throw new vscode.CancellationError();
-      await s.fleet.followUp(inst.id, prompt.trim());
+      const r = await followUp(s.grove, inst.id, prompt);
+      if (r.outcome === 'queued' || r.outcome === 'requested') void vscode.window.showInformationMessage(`Grove: ${r.message}`);
+      return r;
     },
 
     'grove.resumeInstance': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => isFinished(i.state) && i.state !== 'done', 'resume');
-      await s.fleet.resume(inst.id);
+      await resume(s.grove, inst.id);
     },
 
     'grove.takeOver': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => i.mode === 'background' && !!i.sessionId, 'take over');
-      if (!inst.sessionId) throw new UserFacingError(`Grove: "${inst.title}" has no session yet.`);
+      if (!inst.sessionId) throw new UserFacingError(`"${inst.title}" has no session yet.`);
+      let stopFirst = false;
       if (isActive(inst.state)) {
         const ok = await vscode.window.showWarningMessage(`"${inst.title}" is working. Stop its background turn and continue the session in a terminal?`, { modal: true }, 'Stop and Take Over');
         if (!ok) return;
-        await s.fleet.stop(inst.id);
+        stopFirst = true;
       }
-      s.fleet.setMode(inst.id, 'terminal');
-      await s.fleet.followUp(inst.id, '');
+      await takeOver(s.grove, inst.id, { stopFirst });
     },
 
     'grove.handBack': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => i.mode === 'terminal' && i.profile === 'claude', 'hand back');
-      if (isActive(inst.state)) await s.fleet.stop(inst.id);
-      s.fleet.setMode(inst.id, 'background');
+      await switchMode(s.grove, inst.id, 'background', { stopFirst: true });
       void vscode.window.showInformationMessage(`Grove: "${inst.title}" is back in the background. Follow Up continues its session there.`);
     },
 
     'grove.removeInstance': async (node?: Node, nodes?: Node[]) => {
       const list = targets(node, nodes) ?? [{ kind: 'instance', id: (await pickInstance(s, undefined, () => true, 'remove')).id } as Node];
+      const out = [];
       for (const n of list) {
-        if (n.kind !== 'instance') continue;
-        const inst = s.fleet.get(n.id);
-        if (!inst) continue;
-        const wt = inst.worktreePath && s.repos.find(inst.repoRoot)?.worktrees.find((w) => w.path === inst.worktreePath);
-        if (wt) {
-          if (isActive(inst.state)) await s.fleet.stop(inst.id);
-          await vscode.commands.executeCommand('grove.removeWorktree', { kind: 'worktree', root: s.repos.find(inst.repoRoot)!.info.mainWorktree, path: wt.path });
-        } else {
-          await s.fleet.remove(inst.id);
-        }
+        if (n.kind !== 'instance' || !s.fleet.get(n.id)) continue;
+        out.push(await removeWithConfirmation(s, { id: n.id }));
       }
+      return out;
     },
 
     'grove.answerPermission': async (node?: Node) => {
@@ -110,7 +110,7 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
       const pending = runner?.pendingPermissions[0];
       if (!runner || !pending) {
         if (agents.terminals.reveal(inst.id)) return;
-        throw new UserFacingError(`Grove: "${inst.title}" has no open permission request.`);
+        throw new UserFacingError(`"${inst.title}" has no open permission request.`);
       }
       await agents.askPermission(inst, runner, { requestId: pending.requestId, toolName: pending.toolName, input: pending.input, summary: describeToolUse(pending.toolName, pending.input, inst.worktreePath) });
     },

@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { stateLabel } from '../tree/format';
 import { UserFacingError } from './register';
+import { samePath } from '../../core/util/fsPaths';
 
 /** The repository to act on: the node's, the only one, or the user's pick. */
 export async function pickRepository(s: Services, node?: Node): Promise<RepositoryState> {
@@ -16,7 +17,7 @@ export async function pickRepository(s: Services, node?: Node): Promise<Reposito
     const r = s.repos.get(node.root);
     if (r) return r;
   }
-  if (repos.length === 0) throw new UserFacingError('Grove: open a folder that is a git repository first.');
+  if (repos.length === 0) throw new UserFacingError('open a folder that is a git repository first.');
   if (repos.length === 1) return repos[0];
   const active = vscode.window.activeTextEditor?.document.uri;
   const pick = await vscode.window.showQuickPick(
@@ -36,7 +37,7 @@ export async function pickWorktree(s: Services, node?: Node, filter: (w: Worktre
   if (node?.kind === 'instance') {
     const inst = s.fleet.get(node.id);
     const repo = inst && s.repos.find(inst.repoRoot);
-    const worktree = repo?.worktrees.find((w) => path.resolve(w.path) === path.resolve(inst!.worktreePath));
+    const worktree = repo?.worktrees.find((w) => !!inst!.worktreePath && samePath(w.path, inst!.worktreePath));
     if (repo && worktree) return { repo, worktree };
   }
   const repos = await s.repos.repositories();
@@ -47,7 +48,7 @@ export async function pickWorktree(s: Services, node?: Node, filter: (w: Worktre
     repo,
     worktree,
   })));
-  if (items.length === 0) throw new UserFacingError('Grove: there is no worktree to act on.');
+  if (items.length === 0) throw new UserFacingError('there is no worktree to act on.');
   const pick = await vscode.window.showQuickPick(items, { title: 'Grove: choose a worktree', matchOnDetail: true });
   if (!pick) throw new vscode.CancellationError();
   return pick;
@@ -60,11 +61,11 @@ export async function pickInstance(s: Services, node: Node | undefined, filter: 
     if (inst) return inst;
   }
   if (node?.kind === 'worktree') {
-    const inst = s.fleet.instances().filter((i) => path.resolve(i.worktreePath || '/\0') === path.resolve(node.path)).filter(filter).pop();
+    const inst = s.fleet.instances().filter((i) => !!i.worktreePath && samePath(i.worktreePath, node.path)).filter(filter).pop();
     if (inst) return inst;
   }
   const items = s.fleet.instances().filter(filter).map((i) => ({ label: i.title, description: stateLabel(i), detail: i.branch, inst: i }));
-  if (items.length === 0) throw new UserFacingError(`Grove: no agent to ${what}.`);
+  if (items.length === 0) throw new UserFacingError(`no agent to ${what}.`);
   if (items.length === 1 && node === undefined) return items[0].inst;
   const pick = await vscode.window.showQuickPick(items, { title: `Grove: choose an agent to ${what}` });
   if (!pick) throw new vscode.CancellationError();

@@ -1,8 +1,14 @@
 import * as vscode from 'vscode';
+import { GroveError } from '../../core/errors';
 import type { Logger } from '../../core/util/logger';
 
 /** Thrown by handlers for an expected refusal: shown as a warning, without a stack in the log. */
 export class UserFacingError extends Error {}
+
+/** "Grove: …" is added here, at the UI edge; core's messages carry no prefix. */
+export function withPrefix(message: string): string {
+  return `Grove: ${message}`;
+}
 
 /**
  * The one registration wrapper: logs each command, turns errors into messages (with "Show Log"), and keeps
@@ -21,12 +27,12 @@ export function registerCommands(
       } catch (err) {
         if (err instanceof vscode.CancellationError) return undefined;
         const message = err instanceof Error ? err.message : String(err);
-        if (err instanceof UserFacingError) {
+        if (err instanceof UserFacingError || (GroveError.is(err) && err.reason !== 'Failed')) {
           log.warn(`${id}: ${message}`);
-          void vscode.window.showWarningMessage(message);
+          void vscode.window.showWarningMessage(withPrefix(message));
         } else {
           log.error(err instanceof Error ? err : new Error(message));
-          void vscode.window.showErrorMessage(`Grove: ${message}`, 'Show Log').then((a) => a && showLog());
+          void vscode.window.showErrorMessage(withPrefix(message), 'Show Log').then((a) => a && showLog());
         }
         // Rethrow for programmatic callers (tests, API) so they can see the failure.
         if (args.some((a) => a && typeof a === 'object' && (a as { throwErrors?: boolean }).throwErrors)) throw err;

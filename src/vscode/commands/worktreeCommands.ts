@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isGitError } from '../../core/git/gitError';
-import type { RemovalReport } from '../../core/git/worktreeManager';
-import { isActive as isActiveState } from '../../core/fleet/instance';
-import { groveConfig } from '../config';
+import { remove, type RemovalPlan, type RemoveDecision, type RemoveRequest } from '../../core/flows/remove';
+import { describeLoss } from '../../core/git/worktreeManager';
+import { createWorktree, pruneWorktrees } from '../../core/flows/worktrees';
 import type { Services } from '../services';
 import type { Node } from '../tree/agentsTree';
 import { pickBase, pickRepository, pickWorktree } from './pick';
@@ -20,7 +19,7 @@ export function worktreeCommands(s: Services) {
   return {
     'grove.initRepository': async () => {
       const folder = vscode.workspace.workspaceFolders?.[0];
-      if (!folder) throw new UserFacingError('Grove: open a folder first.');
+      if (!folder) throw new UserFacingError('Open a folder first.');
       await s.git.mutate(folder.uri.fsPath, ['init']);
       await s.repos.discover();
       void vscode.window.showInformationMessage(`Grove: initialised a git repository in ${folder.name}. Make a first commit to start agents on it.`);
@@ -29,7 +28,7 @@ export function worktreeCommands(s: Services) {
     'grove.newWorktree': async (nodeOrArgs?: Node | NewWorktreeArgs) => {
       const args: NewWorktreeArgs = nodeOrArgs && !('kind' in nodeOrArgs) ? nodeOrArgs : {};
       const repo = args.repoRoot ? s.repos.find(args.repoRoot) : await pickRepository(s, nodeOrArgs as Node | undefined);
-      if (!repo) throw new UserFacingError(`Grove: ${args.repoRoot} is not a repository of this workspace.`);
+      if (!repo) throw new UserFacingError(`${args.repoRoot} is not a repository of this workspace.`);
       const title = args.title ?? await vscode.window.showInputBox({
         title: 'Grove: New Worktree',
         prompt: 'What is it for? The branch name is made from this.',
@@ -38,23 +37,13 @@ export function worktreeCommands(s: Services) {
       });
       if (!title) throw new vscode.CancellationError();
       const baseRef = args.baseRef ?? await pickBase(s, repo, `Grove: base for "${title}"`);
-      const cfg = groveConfig(vscode.Uri.file(repo.info.mainWorktree));
-      const trusted = vscode.workspace.isTrusted;
       const created = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Grove: creating worktree for "${title}"`, cancellable: true },
         async (progress, token) => {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
-          return s.worktrees.create({
-            repoRoot: repo.info.mainWorktree,
-            title,
-            baseRef,
-            branchPrefix: cfg.branchPrefix,
-            worktreeRoot: cfg.worktreeRoot,
-            copyFiles: cfg.copyFiles,
-            // The setup command is the user's own, but it still never runs in an untrusted workspace.
-            setupCommand: trusted ? cfg.setupCommand : undefined,
-            signal: abort.signal,
+          return createWorktree(s.grove, {
+            repoRoot: repo.info.mainWorktree, title, baseRef, signal: abort.signal,
             onOutput: (chunk) => {
               s.channel.append(chunk);
               const last = chunk.trim().split('\n').pop();
@@ -71,8 +60,7 @@ export function worktreeCommands(s: Services) {
         if (a === 'Show Log') s.channel.show(true);
         if (a === 'Open Terminal Here') openTerminal(created.path, created.branch);
       } else {
-        const skipped = !trusted && cfg.setupCommand ? ' (setup command skipped: workspace not trusted)' : '';
-        void vscode.window.showInformationMessage(`Grove: created ${created.branch} from ${created.baseRef}${skipped}.`);
+        void vscode.window.showInformationMessage(`Grove: created ${created.branch} from ${created.baseRef}${created.setupSkipped ? ' (setup command skipped: workspace not trusted)' : ''}.`);
       }
       return created;
     },
@@ -100,68 +88,59 @@ export function worktreeCommands(s: Services) {
 
     'grove.pruneWorktrees': async (node?: Node) => {
       const repo = await pickRepository(s, node);
-      const pruned = await s.worktrees.prune(repo.info.mainWorktree);
+      const pruned = await pruneWorktrees(s.grove, repo.info.mainWorktree);
       await s.repos.refresh(repo.info.mainWorktree);
       void vscode.window.showInformationMessage(pruned.length ? `Grove: pruned ${pruned.length} stale worktree record(s).` : 'Grove: no stale worktree to prune.');
     },
 
-    'grove.removeWorktree': async (node?: Node, options?: { confirm?: 'keepBranch' | 'deleteBranch' }) => {
+    'grove.removeWorktree': async (node?: Node, options?: { confirm?: RemoveDecision }) => {
       const { repo, worktree } = await pickWorktree(s, node);
-      const running = s.fleet.instances().filter((i) => path.resolve(i.worktreePath || '/\0') === path.resolve(worktree.path) && isActiveState(i.state));
-      if (running.length) throw new UserFacingError(`Grove: "${running[0].title}" is still running in this worktree. Stop it first.`);
-      const report = await s.worktrees.inspectRemoval(worktree.path, { repoRoot: repo.info.mainWorktree });
-      if (report.isMain) throw new UserFacingError('Grove: the main worktree cannot be removed.');
-      const decision = options?.confirm ?? await confirmRemoval(report);
-      if (!decision) return undefined;
-      try {
-        const result = await s.worktrees.remove(worktree.path, {
-          force: report.hasLoss,
-          deleteBranch: decision === 'deleteBranch' ? 'always' : 'ifMerged',
-          repoRoot: repo.info.mainWorktree,
-        });
-        for (const inst of s.fleet.instances().filter((i) => path.resolve(i.worktreePath || '/\0') === path.resolve(worktree.path))) {
-          await s.fleet.remove(inst.id);
-        }
-        await s.repos.refresh(repo.info.mainWorktree);
-        const branchNote = result.branch
-          ? result.branchDeleted ? ` and deleted branch ${result.branch}` : `; kept branch ${result.branch}${result.branchKeptReason ? ` (${result.branchKeptReason})` : ''}`
-          : '';
-        void vscode.window.showInformationMessage(`Grove: removed the worktree${branchNote}.`);
-        return result;
-      } catch (err) {
-        if (isGitError(err)) throw new UserFacingError(`Grove: could not remove the worktree: ${err.message}`);
-        throw err;
-      }
+      return removeWithConfirmation(s, { worktreePath: worktree.path, repoRoot: repo.info.mainWorktree }, options?.confirm);
     },
   };
 }
 
-/** A modal that lists exactly what would be lost; resolves to the user's choice or undefined. */
-async function confirmRemoval(r: RemovalReport): Promise<'keepBranch' | 'deleteBranch' | undefined> {
-  const name = r.branch ?? path.basename(r.path);
-  if (r.stale) {
-    const a = await vscode.window.showWarningMessage(`Remove the stale worktree record of ${name}? Its folder is already gone.`, { modal: true }, 'Remove');
+/**
+ * Remove… of a worktree or an agent: the modal lists exactly what would be lost (and which agents would be stopped)
+ * before anything changes; Cancel changes nothing. `preset` answers the modal (automation).
+ */
+export async function removeWithConfirmation(s: Services, req: RemoveRequest, preset?: RemoveDecision) {
+  const result = await remove(s.grove, req, { confirm: (plan) => (preset ? Promise.resolve(preset) : confirmRemoval(plan)) });
+  const roots = new Set([req.repoRoot, ...s.fleet.instances().map((i) => i.repoRoot)].filter((r): r is string => !!r));
+  await Promise.all([...roots].map((r) => s.repos.refresh(s.repos.find(r)?.info.mainWorktree)));
+  if (result.cancelled) return undefined;
+  const branchNote = result.branch
+    ? result.branchDeleted ? ` and deleted branch ${result.branch}` : `; kept branch ${result.branch}${result.branchKeptReason ? ` (${result.branchKeptReason})` : ''}`
+    : '';
+  void vscode.window.showInformationMessage(`Grove: removed ${result.worktreePath ? 'the worktree' : 'the agent'}${branchNote}.`);
+  return result;
+}
+
+/** A modal that lists exactly what would be lost; resolves to the person's choice or undefined. */
+async function confirmRemoval(plan: RemovalPlan): Promise<RemoveDecision | undefined> {
+  const r = plan.report;
+  const name = plan.instances[0]?.title ?? r?.branch ?? (r ? path.basename(r.path) : 'the agent');
+  const stopping = plan.running.length
+    ? `\n\n${plan.running.map((i) => `"${i.title}" is ${i.state}: it will be stopped first.`).join('\n')}`
+    : '';
+  if (!r || r.stale) {
+    const a = await vscode.window.showWarningMessage(
+      r ? `Remove the stale worktree record of ${name}? Its folder is already gone.` : `Remove "${name}"? Its worktree is already gone; its record goes.`,
+      { modal: true, detail: stopping.trim() || undefined }, 'Remove');
     return a ? 'keepBranch' : undefined;
   }
-  const list = (label: string, items: string[]) => items.length
-    ? `${label} (${items.length}):\n${items.slice(0, 12).map((i) => `  • ${i}`).join('\n')}${items.length > 12 ? `\n  … and ${items.length - 12} more` : ''}\n`
-    : '';
-  const detail = [
-    list('Uncommitted changes that will be discarded', r.uncommitted),
-    list('Untracked files that will be deleted', r.untracked),
-    list(`Commits not in ${r.baseRef ?? 'any other branch'}`, r.commits.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`)),
-  ].filter(Boolean).join('\n');
   if (!r.hasLoss) {
     const a = await vscode.window.showInformationMessage(
       `Remove the worktree of ${name}?`,
-      { modal: true, detail: `${r.path}\n\nNothing is lost: ${r.merged ? 'the branch is merged and will be deleted' : 'the branch has no unique commits'}.` },
+      { modal: true, detail: `${r.path}\n\nNothing is lost: ${r.merged ? 'its work is in the base; the branch will be deleted' : 'the branch has no unique commits'}.${stopping}` },
       'Remove');
     return a ? 'keepBranch' : undefined;
   }
-  const buttons = r.commits.length && !r.merged ? ['Remove Worktree, Keep Branch', 'Remove Worktree and Delete Branch'] : ['Remove and Discard'];
+  const detail = describeLoss(r, { max: 12 }).join('\n');
+  const buttons = plan.unmergedCommits ? ['Remove Worktree, Keep Branch', 'Remove Worktree and Delete Branch'] : ['Remove and Discard'];
   const a = await vscode.window.showWarningMessage(
     `Removing ${name} loses work.`,
-    { modal: true, detail: `${r.path}\n\n${detail}${r.commits.length && !r.merged ? '\nKeeping the branch keeps its commits.' : ''}` },
+    { modal: true, detail: `${r.path}\n\n${detail}${plan.unmergedCommits ? '\n\nKeeping the branch keeps its commits.' : ''}${stopping}` },
     ...buttons);
   if (!a) return undefined;
   return a === 'Remove Worktree and Delete Branch' ? 'deleteBranch' : 'keepBranch';

@@ -6,6 +6,7 @@ import { Disposable } from '../../core/util/disposable';
 import type { Event } from '../../core/util/event';
 import type { RepositoryState, WorkspaceRepositories } from '../repositories';
 import { formatDuration, stateLabel } from './format';
+import { samePath as sameFsPath } from '../../core/util/fsPaths';
 
 export const CHANGE_SCHEME = 'grove-change';
 
@@ -335,7 +336,7 @@ function stateIcon(state: InstanceState, waitReason?: string): vscode.ThemeIcon 
 }
 
 function samePath(a: string, b: string): boolean {
-  return !!a && !!b && path.resolve(a) === path.resolve(b);
+  return !!a && !!b && sameFsPath(a, b);
 }
 
 function escapeMd(s: string): string {

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Fleet } from '../../../src/core/fleet/fleet';
+import { currentProcess } from '../../../src/core/platform/processes';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
@@ -98,7 +99,7 @@ describe('grove CLI (real Claude CLI)', function () {
     // merge: refused while the work is uncommitted, then with --commit it lands on main (by title)
     const refused = await grove('merge', 'Alpha');
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /not committed[\s\S]*--commit/);
+    assert.match(refused.stderr, /has uncommitted work[\s\S]*--commit/);
     const merged = await grove('merge', 'Alpha', '--commit', '--strategy', 'squash');
     assert.equal(merged.code, 0, merged.stderr);
     assert.match(merged.stdout, /Merged grove\/alpha into main \(squash\)/);
@@ -138,7 +139,7 @@ describe('grove CLI (real Claude CLI)', function () {
       commonDir: async (root) => path.resolve(root, git(root, 'rev-parse', '--git-common-dir')),
       worktrees: { create: () => Promise.reject(new Error('unexpected worktree create')) },
       agents: { start: () => { throw new Error('unexpected agent start'); } },
-    });
+    }, { self: { ...currentProcess(), kind: 'test' } });
     try {
       const recovered = await fleet.recover([repo]);
       assert.deepEqual(recovered.map((i) => [i.title, i.state]).sort(), [['Alpha', 'done'], ['Gamma', 'done']]);
@@ -152,13 +153,14 @@ describe('grove CLI (real Claude CLI)', function () {
   it('stops an agent driven by another grove process, which records it stopped', async () => {
     const dispatching = start(['dispatch', '--prompt', 'Slow: Create slow.txt', '--title', 'Slow']);
     let inst: InstanceSnapshot | undefined;
-    for (let i = 0; i < 100 && !(inst?.state === 'running' && inst.pid !== undefined && inst.pid !== dispatching.child.pid); i++) {
+    for (let i = 0; i < 100 && !(inst?.state === 'running' && inst.agent !== undefined); i++) {
       await new Promise((r) => setTimeout(r, 150));
       [inst] = await status();
     }
     assert.equal(inst?.state, 'running', JSON.stringify(inst));
     await model.waitForRequests(1);
-    const agentPid = inst!.pid!;
+    const agentPid = inst!.agent!.pid;
+    assert.equal(inst!.driver?.pid, dispatching.child.pid, 'the dispatching CLI is recorded as the driver, apart from its agent');
 
     const stopped = await grove('stop', inst!.id.slice(0, 8));
     assert.equal(stopped.code, 0, stopped.stderr);
@@ -185,8 +187,8 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.equal(none.code, 2);
     assert.match(none.stderr, /exactly one of --plan/);
     const term = await grove('dispatch', '--prompt', 'x', '--mode', 'terminal');
-    assert.equal(term.code, 2);
-    assert.match(term.stderr, /terminal mode .* not available from the command line/);
+    assert.equal(term.code, 1, 'a refusal, not a usage error: the value is valid, only not here');
+    assert.match(term.stderr, /needs a terminal \(terminal mode\), which only VS Code has/);
     const unknown = await grove('review', 'nope');
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /No instance "nope"/);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
-import { ScriptedModel, text, write } from '../../support/scriptedModel';
+import { hang, ScriptedModel, text, write } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
 
@@ -119,7 +119,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const refused = await mcp.call('grove_merge', { id: inst.id });
     assert.equal(refused.isError, true);
-    assert.match(refused.text, /not committed/);
+    assert.match(refused.text, /has uncommitted work/);
     const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
     assert.equal(merged.isError, false, merged.text);
     assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
@@ -131,5 +131,37 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     child.stdin!.end();
     assert.equal(await mcp.exited, 0);
     assert.deepEqual(mcp.stray, []);
+  });
+
+  it('grove_status is always current: an instance another process dispatches, finishes or loses after the server started shows its new state', async () => {
+    model = await ScriptedModel.start({ rule: (req) => (/Slow/.test(req.firstUserText) ? hang() : req.isToolResult ? text('Epsilon written.') : write('epsilon.txt', 'epsilon\n')) });
+    const repo = repos.create();
+    const env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
+    child = spawn(process.execPath, [CLI, 'mcp', '--repo', repo, '--claude-path', claudeBin()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const mcp = new McpClient(child);
+    await mcp.request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } });
+    assert.deepEqual((await mcp.call('grove_status', {})).data, { instances: [] });
+    const statusOf = async (title: string) => ((await mcp.call('grove_status', {})).data.instances as any[]).find((i) => i.title === title);
+    const until = async (what: string, pred: () => Promise<boolean>) => {
+      for (let i = 0; i < 200; i++) {
+        if (await pred()) return;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+
+    // Another process dispatches and finishes a task after the server started.
+    const other = spawn(process.execPath, [CLI, 'dispatch', '--repo', repo, '--prompt', 'Create epsilon.txt', '--title', 'Epsilon', '--claude-path', claudeBin()], { env, stdio: 'ignore' });
+    await new Promise((r) => other.on('close', r));
+    await until('Epsilon done in grove_status', async () => (await statusOf('Epsilon'))?.state === 'done');
+
+    // Another process's agent runs, then that process dies: the server notices and records it interrupted.
+    const doomed = spawn(process.execPath, [CLI, 'dispatch', '--repo', repo, '--prompt', 'Slow work', '--title', 'Doomed', '--claude-path', claudeBin()], { env, stdio: 'ignore' });
+    await until('Doomed running in grove_status', async () => (await statusOf('Doomed'))?.state === 'running');
+    doomed.kill('SIGKILL');
+    await until('Doomed interrupted in grove_status', async () => (await statusOf('Doomed'))?.state === 'interrupted');
+    assert.match((await statusOf('Doomed')).error, /grove CLI \(pid \d+.*\) ended/);
+    child.stdin!.end();
+    assert.equal(await mcp.exited, 0);
   });
 });

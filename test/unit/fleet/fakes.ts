@@ -1,14 +1,12 @@
 // Fakes of the dispatcher's ports. They implement the real interfaces, record what happened with timestamps and
 // throw on anything a test did not set them up for.
-import type { AgentEvent, InstanceSnapshot } from '../../../src/core/model';
-import type {
-  AgentHandle,
-  AgentPort,
-  AgentStartOptions,
-  ProvisionedWorktree,
-  WorktreePort,
-  WorktreeRequest,
-} from '../../../src/core/fleet/dispatcher';
+import type { AgentHandle, AgentPort, AgentStartOptions } from '../../../src/core/agents/port';
+import type { ProvisionedWorktree, WorktreePort, WorktreeRequest } from '../../../src/core/fleet/ports';
+import type { AgentEvent, DriverIdentity, InstanceSnapshot } from '../../../src/core/model';
+import { currentProcess } from '../../../src/core/platform/processes';
+
+/** This test process as a driver. */
+export const testSelf: DriverIdentity = { ...currentProcess(), kind: 'test' };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -71,6 +69,11 @@ export class FakeAgents implements AgentPort {
   readonly failTitles = new Set<string>();
   /** Titles that wait for the user instead of finishing. */
   readonly waitTitles = new Set<string>();
+  /**
+   * Titles whose live agent takes typed input (like a terminal session). Every other one behaves like the real
+   * background runner: one process per turn, no input while it runs (the fleet must keep follow-ups for later).
+   */
+  readonly interactiveTitles = new Set<string>();
 
   constructor(private readonly runMs = 30) {}
 
@@ -102,9 +105,12 @@ export class FakeAgents implements AgentPort {
             { type: 'exit', code: fail ? 1 : 0, signal: null, stoppedByUser: false },
           ]);
         }, this.runMs);
+    const interactive = this.interactiveTitles.has(instance.title);
     return {
       stop: async () => end([{ type: 'exit', code: null, signal: 'SIGTERM', stoppedByUser: true }]),
+      acceptsInput: interactive,
       followUp: (prompt) => {
+        if (!interactive) throw new Error(`FakeAgents: "${instance.title}" takes no input during a turn (a background runner)`);
         if (ended) throw new Error('FakeAgents: followUp after exit');
         this.followUps.push({ id: instance.id, prompt });
       },

@@ -79,10 +79,10 @@ describe('fleet/instance', () => {
     const s = i.snapshot;
     assert.equal(s.state, 'done');
     assert.deepEqual(
-      { sessionId: s.sessionId, pid: s.pid, model: s.model, lastActivity: s.lastActivity, cost: s.costUsd, turns: s.turns, inT: s.inputTokens, outT: s.outputTokens, result: s.resultText, error: s.error },
-      { sessionId: 's-1', pid: undefined, model: 'sonnet', lastActivity: 'Permission: Bash: npm test', cost: 0.25, turns: 3, inT: 100, outT: 20, result: 'All done', error: undefined },
+      { sessionId: s.sessionId, agent: s.agent, model: s.model, lastActivity: s.lastActivity, cost: s.costUsd, turns: s.turns, inT: s.inputTokens, outT: s.outputTokens, result: s.resultText, error: s.error },
+      { sessionId: 's-1', agent: undefined, model: 'sonnet', lastActivity: 'Permission: Bash: npm test', cost: 0.25, turns: 3, inT: 100, outT: 20, result: 'All done', error: undefined },
     );
-    assert.ok(!('pid' in s), 'a cleared field is dropped, not left as undefined');
+    assert.ok(!('agent' in s), 'a cleared field is dropped, not left as undefined');
   });
 
   it('a follow-up run adds its per-run usage to the earlier totals', () => {

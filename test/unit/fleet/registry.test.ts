@@ -99,17 +99,17 @@ describe('fleet/registry', () => {
     fs.mkdirSync(path.join(dir, 'grove'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'grove', 'instances.json.lock'), JSON.stringify({ pid: 999_999, host: os.hostname(), at: Date.now(), token: 't' }));
     const logger = new MemoryLogger();
-    const r = registry({ logger, isProcessAlive: (pid: number) => pid !== 999_999, lockTimeoutMs: 2000 });
+    const r = registry({ logger, probe: { host: os.hostname(), isAlive: (pid: number) => pid !== 999_999, startTime: () => undefined }, lockTimeoutMs: 2000 });
     await r.upsert(snap('a', 1));
     assert.equal((await r.read()).length, 1);
-    assert.ok(logger.lines.some((l) => l.includes('broke stale registry lock')), logger.lines.join('\n'));
+    assert.ok(logger.lines.some((l) => l.includes('broke the stale lock') && l.includes('pid 999999')), logger.lines.join('\n'));
   });
 
   it('times out with a clear error on a live lock', async () => {
     fs.mkdirSync(path.join(dir, 'grove'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'grove', 'instances.json.lock'), JSON.stringify({ pid: process.pid + 1, host: os.hostname(), at: Date.now(), token: 't' }));
-    const r = registry({ isProcessAlive: () => true, lockTimeoutMs: 100 });
-    await assert.rejects(r.upsert(snap('a', 1)), /timed out after 100 ms waiting for the registry lock/);
+    const r = registry({ probe: { host: os.hostname(), isAlive: () => true, startTime: () => undefined }, lockTimeoutMs: 100 });
+    await assert.rejects(r.upsert(snap('a', 1)), /Timed out after 100 ms waiting for the registry lock/);
   });
 
   it('keeps a corrupt file as .bak, reports it, and the next write keeps what this process knew', async () => {
@@ -143,14 +143,14 @@ describe('fleet/registry', () => {
     const watcher = registry({ debounceMs: 30 });
     watcher.watch();
     const own: InstanceSnapshot[][] = [];
-    const sub = watcher.onDidChange((all) => own.push(all));
+    const sub = watcher.onDidChange((c) => own.push(c.instances));
     await watcher.upsert(snap('mine', 1));
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(own.length, 0, 'own write reported as external');
     sub.dispose();
-    const changed = waitForEvent(watcher.onDidChange, (all) => all.some((s) => s.id === 'theirs'), 5000);
+    const changed = waitForEvent(watcher.onDidChange, (c) => c.instances.some((s) => s.id === 'theirs'), 5000);
     await registry().upsert(snap('theirs', 2));
-    const all = await changed;
+    const all = (await changed).instances;
     assert.deepEqual(all.map((s) => s.id).sort(), ['mine', 'theirs']);
   });
 });

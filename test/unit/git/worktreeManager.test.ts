@@ -6,6 +6,7 @@ import { GitError, type GitErrorCode } from '../../../src/core/git/gitError';
 import { WorktreeManager, type RemovalReport } from '../../../src/core/git/worktreeManager';
 import { MemoryLogger } from '../../../src/core/util/logger';
 import { commit, git, gitStatus, gitTestEnv, holdLockFile, repoState, snapshot, useTempRepos, writeFiles } from '../../support/repo';
+import { deadProcess } from './support/processes';
 
 function makeManager() {
   const logger = new MemoryLogger();
@@ -167,11 +168,15 @@ describe('worktreeManager', function () {
       assert.equal(wt.baseRef, 'main');
       assert.equal(wt.baseCommit, base);
       assert.equal(wt.setupFailed, false);
-      assert.equal(git(root, 'config', '--get', 'branch.agents/add-dark-mode.groveBase'), 'main');
-      assert.equal(git(root, 'config', '--get', 'branch.agents/add-dark-mode.groveBaseCommit'), base);
+      // Recorded in files (grove.json in the admin dir, and a record per task branch), never in the shared config.
+      const record = JSON.parse(fs.readFileSync(path.join(root, '.git', 'grove', 'branches', 'agents%2Fadd-dark-mode.json'), 'utf8'));
+      assert.deepEqual([record.branch, record.baseRef, record.baseCommit, record.slug], ['agents/add-dark-mode', 'main', base, 'add-dark-mode']);
+      assert.equal(gitStatus(root, 'config', '--get-regexp', 'grove'), 1, 'nothing of Grove in git config');
       // No upstream: a push from the agent branch must never target the base.
       assert.equal(gitStatus(root, 'config', '--get', 'branch.agents/add-dark-mode.merge'), 1);
-      assert.ok(logger.lines.some((l) => /> git worktree add --no-track -b agents\/add-dark-mode .* [0-9a-f]{40} \[\d+ms\]/.test(l)));
+      // The branch is claimed atomically at the base commit (fails if it exists), then checked out.
+      assert.ok(logger.lines.some((l) => /> git update-ref -m "grove: create task branch" refs\/heads\/agents\/add-dark-mode [0-9a-f]{40} "" \[\d+ms\]/.test(l)), logger.lines.join('\n'));
+      assert.ok(logger.lines.some((l) => /> git worktree add .*add-dark-mode agents\/add-dark-mode \[\d+ms\]/.test(l)));
     });
 
     it('ten concurrent creates all succeed with distinct names, branches and ports', async () => {
@@ -199,14 +204,12 @@ describe('worktreeManager', function () {
 
     it('rolls back worktree, branch, metadata and the worktree root when a step after `worktree add` fails', async () => {
       const root = repos.create();
+      // The branch records cannot be written: a file stands where their folder goes.
+      fs.mkdirSync(path.join(root, '.git', 'grove'));
+      fs.writeFileSync(path.join(root, '.git', 'grove', 'branches'), 'in the way');
       const before = repoState(root);
-      const lock = holdLockFile(path.join(root, '.git', 'config.lock'));
-      try {
-        const { manager } = makeManager();
-        await assert.rejects(manager.create({ repoRoot: root, title: 'half way' }), rejectsWith('ConfigLocked'));
-      } finally {
-        lock.release();
-      }
+      const { manager } = makeManager();
+      await assert.rejects(manager.create({ repoRoot: root, title: 'half way' }), /EEXIST|ENOTDIR/);
       assert.equal(repoState(root), before);
       assert.equal(fs.existsSync(path.join(path.dirname(root), 'repo.worktrees')), false);
       const admin = path.join(root, '.git', 'worktrees');
@@ -356,7 +359,8 @@ describe('worktreeManager', function () {
       await manager.lock(wt.path, 'agent running');
       let info = (await manager.list(root)).find((w) => w.path === wt.path)!;
       assert.equal(info.locked, true);
-      assert.equal(info.lockedReason, 'grove: agent running');
+      assert.match(info.lockedReason!, new RegExp(`^grove: agent running \\[pid ${process.pid} on `));
+      assert.equal(info.lockOwner?.pid, process.pid);
       assert.equal(gitStatus(root, 'worktree', 'remove', wt.path), 128, 'git itself refuses to remove a locked worktree');
       await manager.unlock(wt.path);
       info = (await manager.list(root)).find((w) => w.path === wt.path)!;
@@ -390,7 +394,7 @@ describe('worktreeManager', function () {
       assert.deepEqual(report.commits, [{ sha, subject: 'agent work' }]);
       assert.equal(report.merged, false);
       await assert.rejects(manager.remove(wt.path), (err: unknown) => {
-        rejectsWith('WouldLoseWork', /1 uncommitted file\(s\): README\.md; 1 untracked file\(s\): scratch\.txt; 1 commit\(s\) not in main: [0-9a-f]{8} agent work/)(err);
+        rejectsWith('WouldLoseWork', /Uncommitted changes that would be discarded \(1\):\n {2}README\.md\nUntracked files that would be deleted \(1\):\n {2}scratch\.txt\nCommits not in main \(kept on the branch unless it is deleted\) \(1\):\n {2}[0-9a-f]{8} agent work/)(err);
         assert.equal(((err as GitError).details as RemovalReport).commits[0]!.sha, sha);
         return true;
       });
@@ -403,7 +407,8 @@ describe('worktreeManager', function () {
       const { manager } = makeManager();
       const wt = await manager.create({ repoRoot: root, title: 'unmerged' });
       const sha = commit(wt.path, 'keep me', { 'k.txt': 'k' });
-      await manager.lock(wt.path, 'agent running');
+      // Locked by a process that has ended since: its lock no longer protects anything.
+      await manager.lock(wt.path, 'agent running', { owner: await deadProcess() });
       const result = await manager.remove(wt.path, { force: true, deleteBranch: 'ifMerged' });
       assert.equal(result.branchDeleted, false);
       assert.match(result.branchKeptReason!, /not merged into main/);
@@ -424,7 +429,7 @@ describe('worktreeManager', function () {
       const result = await manager.remove(wt.path);
       assert.equal(result.branchDeleted, true);
       assert.equal(gitStatus(root, 'rev-parse', '--verify', '-q', 'refs/heads/grove/merged'), 1);
-      assert.equal(gitStatus(root, 'config', '--get', 'branch.grove/merged.groveBase'), 1, 'base metadata goes with the branch');
+      assert.equal(fs.existsSync(path.join(root, '.git', 'grove', 'branches', 'grove%2Fmerged.json')), false, 'the branch record goes with the branch');
     });
 
     it('never removes the main worktree, nor one locked by someone else', async () => {

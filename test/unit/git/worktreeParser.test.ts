@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseStatus, parseWorktreeList } from '../../../src/core/git/worktreeParser';
+import { commitsLeftByCheckout, formatLockReason, parseLockOwner, parseStatus, parseWorktreeList } from '../../../src/core/git/worktreeParser';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -49,5 +49,36 @@ describe('worktreeParser', () => {
   it('parses porcelain v1 -z status into changed and untracked', () => {
     const out = [' M src/a.ts', 'A  new file.txt', 'D  gone.md', '?? notes/ü.txt', '!! ignored.log', ''].join('\0');
     assert.deepEqual(parseStatus(out), { changed: ['src/a.ts', 'new file.txt', 'gone.md'], untracked: ['notes/ü.txt'] });
+  });
+
+  it('lock reasons carry the owner process and read back; foreign and old reasons have no owner', () => {
+    const owner = { pid: 4242, host: 'my host,x]', startTime: 'Mon Jan  1 00:00:00 2025' };
+    const reason = formatLockReason('agent "Fix [pid 1 on x] login"\nis running', owner);
+    assert.match(reason, /^grove: agent "Fix {2}login" is running \[pid 4242 on my%20host%2Cx%5D, started Mon%20Jan%20%201%2000%3A00%3A00%202025\]$/);
+    assert.deepEqual(parseLockOwner(reason), owner);
+    assert.deepEqual(parseLockOwner(formatLockReason('x', { pid: 7, host: 'h' })), { pid: 7, host: 'h' });
+    assert.equal(parseLockOwner('grove: agent "x" is running'), undefined);
+    assert.equal(parseLockOwner('on a USB stick [pid 1 on h]'), undefined);
+    assert.equal(parseLockOwner(undefined), undefined);
+  });
+
+  it('finds the commits a checkout left behind in a HEAD log, most recent first', () => {
+    const C = 'c'.repeat(40);
+    const D = 'd'.repeat(40);
+    const Z = '0'.repeat(40);
+    const who = 'A U Thor <a@example.com> 1700000000 +0000';
+    const log = [
+      `${Z} ${A} ${who}\t`,
+      `${A} ${A} ${who}\tcheckout: moving from grove/x to HEAD`,
+      `${A} ${B} ${who}\tcommit: on detached`,
+      `${B} ${A} ${who}\tcheckout: moving from ${B} to grove/x`,
+      `${A} ${C} ${who}\tcommit: on branch`,
+      `${C} ${D} ${who}\tcommit (amend): on branch, amended`,
+      `${D} ${C} ${who}\treset: moving to HEAD~1`,
+      `${C} ${A} ${who}\trebase (start): checkout main`,
+      '',
+    ].join('\n');
+    assert.deepEqual(commitsLeftByCheckout(log), [B, A]);
+    assert.deepEqual(commitsLeftByCheckout(''), []);
   });
 });

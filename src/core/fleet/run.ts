@@ -1,0 +1,145 @@
+/**
+ * One instance's life in this process (VS Code's pty host keeps one object per running thing, too): its place in
+ * the queue, its `after:` dependency, provisioning, the live agent and the follow-ups kept for its next turn. The
+ * dispatcher decides when a run starts; the run does the starting and folds its agent's events into the instance.
+ */
+import type { AgentHandle, AgentStartOptions } from '../agents/port';
+import type { AgentEvent, DriverIdentity } from '../model';
+import type { ProcessProbe } from '../platform/processes';
+import { Disposable } from '../util/disposable';
+import type { Logger } from '../util/logger';
+import type { Instance } from './instance';
+import type { DispatcherPorts, ProvisionedWorktree } from './ports';
+
+/** What a run needs from the dispatcher that owns it. */
+export interface RunContext {
+  self: DriverIdentity;
+  ports: DispatcherPorts;
+  probe: ProcessProbe;
+  logger: Logger;
+  /** Lets the dispatcher start what waits for the slot this run just freed. */
+  pump(): void;
+}
+
+export class Run extends Disposable {
+  queued = false;
+  /** Instance id of the `after:` dependency, resolved at dispatch. */
+  dependsOn?: string;
+  provisioning?: { controller: AbortController; done: Promise<void> };
+  agent?: { handle?: AgentHandle; exited: boolean };
+
+  constructor(
+    readonly instance: Instance,
+    /** False once the dispatcher dropped this run (events of a removed instance are ignored). */
+    private readonly current: (run: Run) => boolean,
+  ) {
+    super();
+    this._register(instance);
+  }
+
+  /** Releases `d` with this run. */
+  hold<T extends { dispose(): unknown }>(d: T): T {
+    return this._register(d);
+  }
+
+  get driving(): boolean {
+    return this.queued || !!this.provisioning || (!!this.agent && !this.agent.exited);
+  }
+
+  /** `prompt` preceded by the follow-ups kept for this turn (which are then cleared). */
+  withPending(prompt: string | undefined): string {
+    const pending = this.instance.snapshot.pendingPrompts ?? [];
+    if (!pending.length) return prompt ?? '';
+    this.instance.update({ pendingPrompts: undefined });
+    return [prompt, ...pending].filter((p): p is string => !!p?.trim()).join('\n\n');
+  }
+
+  /** Creates the worktree (cancellable through `provisioning.controller`), records it, starts the agent. */
+  async provision(ctx: RunContext, baseFromDependency: string | undefined): Promise<void> {
+    const inst = this.instance;
+    const controller = new AbortController();
+    let settle!: () => void;
+    this.provisioning = { controller, done: new Promise<void>((r) => (settle = r)) };
+    try {
+      inst.transition('provisioning', { error: undefined, driver: ctx.self, ...(baseFromDependency ? { baseRef: baseFromDependency } : {}) });
+      const s = inst.snapshot;
+      let wt: ProvisionedWorktree;
+      try {
+        wt = await ctx.ports.worktrees.create({ repoRoot: s.repoRoot, instanceId: s.id, title: s.title, baseRef: s.baseRef || undefined, signal: controller.signal });
+      } catch (err) {
+        if (controller.signal.aborted) inst.transition('stopped', { error: 'cancelled during provisioning; the worktree was rolled back' });
+        else inst.transition('failed', { error: `could not create the worktree: ${(err as Error).message}` });
+        return;
+      }
+      inst.update({
+        worktreePath: wt.path, branch: wt.branch, baseRef: wt.baseRef, baseCommit: wt.baseCommit,
+        ...(wt.port !== undefined ? { port: wt.port } : {}), ...(wt.copiedFiles?.length ? { copiedFiles: wt.copiedFiles } : {}),
+      });
+      if (wt.setupFailed) {
+        inst.transition('failed', { error: wt.setupFailed });
+        return;
+      }
+      if (controller.signal.aborted) {
+        // The port finished before it saw the abort: keep the worktree recorded so nothing is left untracked.
+        inst.transition('stopped', { error: 'cancelled during provisioning; the worktree was created and kept' });
+        return;
+      }
+      this.provisioning = undefined;
+      this.startAgent(ctx, { prompt: this.withPending(s.prompt), resume: false });
+    } catch (err) {
+      ctx.logger.error(`dispatch of "${inst.title}" failed: ${(err as Error).message}`);
+    } finally {
+      this.provisioning = undefined;
+      settle();
+    }
+  }
+
+  startAgent(ctx: RunContext, options: AgentStartOptions): void {
+    const inst = this.instance;
+    // The run holds its agent before the state change is seen, so nobody takes the instance for idle meanwhile.
+    const agent = { exited: false } as NonNullable<Run['agent']>;
+    this.agent = agent;
+    inst.transition('starting', { driver: ctx.self });
+    try {
+      agent.handle = ctx.ports.agents.start(inst.snapshot, (e) => this.onAgentEvent(ctx, agent, e), options);
+    } catch (err) {
+      if (this.agent === agent) this.agent = undefined;
+      inst.transition('failed', { error: `the agent did not start: ${(err as Error).message}` });
+    }
+  }
+
+  /** Drives a live agent started by an earlier process (a terminal that survived a window reload). */
+  connect(ctx: RunContext, connect: (onEvent: (event: AgentEvent) => void) => AgentHandle): void {
+    const agent = { exited: false } as NonNullable<Run['agent']>;
+    this.agent = agent;
+    this.instance.update({ driver: ctx.self });
+    agent.handle = connect((e) => this.onAgentEvent(ctx, agent, e));
+  }
+
+  private onAgentEvent(ctx: RunContext, agent: NonNullable<Run['agent']>, event: AgentEvent): void {
+    const inst = this.instance;
+    if (this.agent !== agent || !this.current(this)) {
+      ctx.logger.trace(`ignoring ${event.type} from a previous run of "${inst.title}"`);
+      return;
+    }
+    if (event.type === 'started' && event.pid !== undefined && event.agent === undefined) {
+      const startTime = ctx.probe.startTime(event.pid);
+      event = { ...event, agent: { pid: event.pid, host: ctx.probe.host, ...(startTime !== undefined ? { startTime } : {}) } };
+    }
+    try {
+      inst.applyEvent(event);
+    } catch (err) {
+      ctx.logger.error(`"${inst.title}": ${(err as Error).message}`);
+    }
+    if (event.type !== 'exit') return;
+    agent.exited = true;
+    this.agent = undefined;
+    // Follow-ups that arrived during the turn: the next turn, unless the person stopped it.
+    const s = inst.snapshot;
+    if (s.pendingPrompts?.length && (s.state === 'done' || s.state === 'failed') && s.worktreePath) {
+      this.startAgent(ctx, { prompt: this.withPending(undefined), resume: s.sessionId !== undefined });
+      return;
+    }
+    ctx.pump();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Grove's core for one process: the git client, worktree and merge engines, the fleet, settings and trust, built the
+ * same way for every host. A composition root (the extension's `activate`, the CLI's `main`) creates exactly one
+ * and hands it to the flows (core/flows), which implement every user operation once.
+ */
+import { killAgentGroup } from './agents/processControl';
+import type { AgentPort } from './agents/port';
+import { Fleet } from './fleet/fleet';
+import { worktreePort } from './fleet/worktreePort';
+import { GitClient } from './git/gitClient';
+import { MergeService } from './git/mergeService';
+import { WorktreeManager } from './git/worktreeManager';
+import type { DriverKind, DriverIdentity, InstanceSnapshot } from './model';
+import { instanceLogPath } from './paths';
+import { currentProcess, liveness, localProbe, type ProcessIdentity, type ProcessProbe } from './platform/processes';
+import type { GroveSettings } from './settings';
+import { Disposable } from './util/disposable';
+import { nullLogger, type Logger } from './util/logger';
+
+/** The parts a host's agent port is built from. */
+export interface GroveParts {
+  git: GitClient;
+  worktrees: WorktreeManager;
+  settings(repoRoot: string): GroveSettings;
+  logPath(instance: InstanceSnapshot): string;
+  agentEnv(instance: InstanceSnapshot): Record<string, string | undefined>;
+  logger: Logger;
+}
+
+export interface GroveHost {
+  kind: DriverKind;
+  logger?: Logger;
+  /** The settings of a repository (VS Code: resource-scoped configuration; CLI: flags and environment). */
+  settings(repoRoot: string): GroveSettings;
+  /** Workspace Trust: false means no agents, setup or check commands. The CLI is always trusted (the user runs it). */
+  trusted(): boolean;
+  /** What the host can run: terminal agents need VS Code. */
+  capabilities?: { terminal: boolean };
+  /** Builds the host's agent port (background agents, and terminals in VS Code). */
+  agents(parts: GroveParts): AgentPort;
+  onWorktreeCreated?(repoRoot: string): void;
+  onSetupOutput?(title: string, chunk: string): void;
+  /** Extra environment of every git call (tests). */
+  gitEnv?: Record<string, string>;
+  probe?: ProcessProbe;
+  /** Ends a background agent left behind by a dead driver (default: its process group, once its identity is checked). */
+  endOrphanAgent?(agent: ProcessIdentity): Promise<void>;
+  fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number };
+}
+
+export class Grove extends Disposable {
+  readonly git: GitClient;
+  readonly worktrees: WorktreeManager;
+  readonly merges: MergeService;
+  readonly fleet: Fleet;
+  readonly agents: AgentPort;
+  readonly self: DriverIdentity;
+  readonly logger: Logger;
+  private readonly commonDirs = new Map<string, string>();
+
+  constructor(private readonly host: GroveHost) {
+    super();
+    this.logger = host.logger ?? nullLogger;
+    const probe = host.probe ?? localProbe;
+    this.self = { ...currentProcess(probe), kind: host.kind };
+    this.git = new GitClient({ logger: this.logger, ...(host.gitEnv ? { env: host.gitEnv } : {}) });
+    this.worktrees = new WorktreeManager(this.git, { logger: this.logger });
+    this.merges = new MergeService(this.git, this.logger);
+    this.agents = host.agents({
+      git: this.git,
+      worktrees: this.worktrees,
+      settings: (r) => host.settings(r),
+      logPath: (i) => this.logPathSync(i),
+      agentEnv: (i) => this.agentEnv(i),
+      logger: this.logger,
+    });
+    if (isDisposable(this.agents)) this._register(this.agents);
+    this.fleet = this._register(new Fleet(
+      {
+        commonDir: (repoRoot) => this.commonDir(repoRoot),
+        worktrees: worktreePort(this.worktrees, {
+          settings: (r) => host.settings(r),
+          trusted: () => host.trusted(),
+          logPath: async (repoRoot, id) => instanceLogPath(await this.commonDir(repoRoot), id),
+          onOutput: (title, chunk) => {
+            this.logger.info(`[setup ${title.slice(0, 40)}] ${chunk.trimEnd()}`);
+            host.onSetupOutput?.(title, chunk);
+          },
+          onCreated: (r) => host.onWorktreeCreated?.(r),
+        }),
+        agents: this.agents,
+      },
+      {
+        self: this.self,
+        maxConcurrent: (repoRoot) => host.settings(repoRoot).maxConcurrent,
+        logger: this.logger,
+        probe,
+        endOrphanAgent: host.endOrphanAgent ?? (async (agent) => {
+          // Only the very process recorded (pid + start time): a reused pid is never signalled.
+          if (liveness(agent, probe) === 'alive') await killAgentGroup(agent.pid);
+        }),
+        ...host.fleet,
+      },
+    ));
+  }
+
+  settings(repoRoot: string): GroveSettings {
+    return this.host.settings(repoRoot);
+  }
+
+  trusted(): boolean {
+    return this.host.trusted();
+  }
+
+  get kind(): DriverKind {
+    return this.host.kind;
+  }
+
+  get capabilities(): { terminal: boolean } {
+    return this.host.capabilities ?? { terminal: false };
+  }
+
+  /** The git common dir of a repository (cached: it never changes for a repository). */
+  async commonDir(repoRoot: string): Promise<string> {
+    const cached = this.commonDirs.get(repoRoot);
+    if (cached) return cached;
+    const dir = await this.git.commonDir(repoRoot);
+    this.commonDirs.set(repoRoot, dir);
+    return dir;
+  }
+
+  /** An instance's raw log (stream-json and Grove's own lines). */
+  async logPath(instance: InstanceSnapshot): Promise<string> {
+    return instance.logPath ?? instanceLogPath(await this.commonDir(instance.repoRoot), instance.id);
+  }
+
+  private logPathSync(instance: InstanceSnapshot): string {
+    const dir = this.commonDirs.get(instance.repoRoot);
+    if (!dir) throw new Error(`the registry of ${instance.repoRoot} is not loaded`);
+    return instance.logPath ?? instanceLogPath(dir, instance.id);
+  }
+
+  /** The environment of an agent: the host's, `agentEnv`, the worktree's `GROVE_PORT` and the instance id. */
+  agentEnv(instance: InstanceSnapshot): Record<string, string | undefined> {
+    const s = this.host.settings(instance.repoRoot);
+    return {
+      ...process.env,
+      ...s.agentEnv,
+      ...(instance.port !== undefined ? { GROVE_PORT: String(instance.port) } : {}),
+      GROVE_INSTANCE_ID: instance.id,
+    };
+  }
+
+  /** Loads and reconciles the registries of these repositories (see Fleet.recover). */
+  recover(repoRoots: readonly string[]): Promise<InstanceSnapshot[]> {
+    for (const r of repoRoots) void this.commonDir(r);
+    return this.fleet.recover(repoRoots);
+  }
+
+  async close(): Promise<void> {
+    await this.fleet.flush();
+    this.dispose();
+  }
+}
+
+function isDisposable(v: unknown): v is { dispose(): unknown } {
+  return typeof (v as { dispose?: unknown }).dispose === 'function';
+}

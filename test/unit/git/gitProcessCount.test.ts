@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GitClient, type GitCallOptions, type GitResult, type LockedRepository } from '../../../src/core/git/gitClient';
+import { WorktreeManager } from '../../../src/core/git/worktreeManager';
+import { commit, git, gitTestEnv, useTempRepos } from '../../support/repo';
+
+/** A GitClient that records every git process it starts (reads, and runs inside the mutation queue). */
+class CountingGit extends GitClient {
+  readonly calls: string[] = [];
+
+  override read(cwd: string, args: readonly string[], options?: GitCallOptions): Promise<GitResult> {
+    this.calls.push(args.join(' '));
+    return super.read(cwd, args, options);
+  }
+
+  override exclusive<T>(cwd: string, fn: (repo: LockedRepository) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return super.exclusive(cwd, (repo) => fn({
+      commonDir: repo.commonDir,
+      run: (dir, args, options) => {
+        this.calls.push(args.join(' '));
+        return repo.run(dir, args, options);
+      },
+    }), signal);
+  }
+
+  take(): string[] {
+    return this.calls.splice(0);
+  }
+}
+
+/**
+ * Issue 17 item 1: the git processes one dispatch runs. Facts that do not change between dispatches (top level,
+ * git dir, common dir, bare, main worktree) are read once per manager; HEAD comes from its file; refs from one
+ * `for-each-ref`; no `worktree list` per create; no config writes.
+ */
+describe('git processes per dispatch (issue 17 item 1)', function () {
+  this.timeout(30_000);
+  const repos = useTempRepos();
+
+  it('a create runs 3 git processes once the repository is known, 5 in a fresh process', async () => {
+    const root = repos.create();
+    const client = new CountingGit({ env: gitTestEnv });
+    const manager = new WorktreeManager(client);
+
+    await manager.create({ repoRoot: root, title: 'first' });
+    const cold = client.take();
+    // Once per manager: the repository facts; once per client: its common dir (for the mutation queue). Today's
+    // extension and CLI have both warm before the first dispatch (the repository was resolved when opened).
+    assert.deepEqual(cold.map((c) => c.split(' ').slice(0, 2).join(' ')), [
+      'rev-parse --is-bare-repository', 'rev-parse --path-format=absolute', 'for-each-ref --format=%(objectname)', 'update-ref -m', 'worktree add',
+    ], cold.join('\n'));
+
+    const second = await manager.create({ repoRoot: root, title: 'second' });
+    const warm = client.take();
+    assert.deepEqual(warm.map((c) => c.split(' ')[0]), ['for-each-ref', 'update-ref', 'worktree'], warm.join('\n'));
+    assert.ok(!warm.some((c) => c.startsWith('worktree list')));
+    assert.ok(fs.existsSync(path.join(second.path, 'README.md')));
+
+    // A base that is not a plain branch name costs one rev-parse more.
+    const tag = commit(root, 'tagged', { 't.txt': 't' });
+    git(root, 'tag', 'v1');
+    const fromTag = await manager.create({ repoRoot: root, title: 'from tag', baseRef: 'v1' });
+    assert.equal(fromTag.baseCommit, tag);
+    assert.equal(client.take().length, 4);
+  });
+
+  it('resolveRepository runs one git process once the repository is known; a moved HEAD is seen', async () => {
+    const root = repos.create();
+    const client = new CountingGit({ env: gitTestEnv });
+    const manager = new WorktreeManager(client);
+    const first = await manager.resolveRepository(root);
+    assert.equal(first.branch, 'main');
+    assert.ok(client.take().length <= 2);
+    git(root, 'checkout', '-q', '-b', 'other');
+    const sha = commit(root, 'on other', { 'o.txt': 'o' });
+    const again = await manager.resolveRepository(root);
+    assert.deepEqual([again.branch, again.head], ['other', sha]);
+    assert.equal(client.take().length, 1);
+    git(root, 'checkout', '-q', '--detach');
+    const detached = await manager.resolveRepository(root);
+    assert.deepEqual([detached.detached, detached.head], [true, sha]);
+    assert.equal(client.take().length, 0, 'a detached HEAD is read from its file');
+  });
+
+  it('the facts are read again when the repository was re-created in place', async () => {
+    const root = repos.create();
+    const client = new CountingGit({ env: gitTestEnv });
+    const manager = new WorktreeManager(client);
+    await manager.resolveRepository(root);
+    fs.rmSync(path.join(root, '.git'), { recursive: true, force: true });
+    await assert.rejects(manager.resolveRepository(root), /not inside a git repository/);
+  });
+});
