@@ -10,7 +10,7 @@ import { parseNulList } from './changes';
 import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';
 import { BACKUP_REF_PREFIX, type ConflictPrediction, type SyncState } from './mergeTypes';
-import { normalizePath, readAdminDirs } from './provisioner';
+import { readAdminDirs } from './provisioner';
 import { parseWorktreeList } from './worktreeParser';
 
 export async function resolveCommit(git: GitClient, cwd: string, rev: string, signal?: AbortSignal): Promise<string> {
@@ -144,7 +144,7 @@ export async function checkoutsOf(git: GitClient, repoRoot: string, ref: string,
       continue;
     }
     if (!e.detached) continue;
-    const gitDir = i === 0 ? commonDir : adminDirs.get(normalizePath(e.path));
+    const gitDir = i === 0 ? commonDir : adminDirs.get(e.path);
     if (gitDir && (await rebasingRef(gitDir)) === ref) out.push({ path: e.path, rebasing: true });
   }
   return out;

@@ -26,7 +26,8 @@ import { nullLogger } from '../util/logger';
 import { parseNulList } from './changes';
 import type { GitClient } from './gitClient';
 import { mergeTree } from './gitQueries';
-import { normalizePath, readAdminDirs } from './provisioner';
+import { readAdminDirs } from './provisioner';
+import { pathKey } from '../util/fsPaths';
 import { parseWorktreeList } from './worktreeParser';
 
 export interface RadarAgent {
@@ -187,7 +188,7 @@ export class ConflictRadar {
    * Scans of the same repository run one after the other (the second one is then mostly cache hits).
    */
   scan(repoRoot: string, agents: readonly RadarAgent[], signal?: AbortSignal): Promise<RadarResult> {
-    const key = normalizePath(repoRoot);
+    const key = pathKey(repoRoot);
     const previous = this.queue.get(key) ?? Promise.resolve();
     const run = previous.then(() => this.scanNow(repoRoot, agents, signal));
     const tail = run.then(() => undefined, () => undefined);
@@ -207,7 +208,7 @@ export class ConflictRadar {
     const adminDirs = await readAdminDirs(commonDir);
     const snapshots = (await Promise.all(agents.map(async (agent): Promise<Snapshot | undefined> => {
       try {
-        const key = normalizePath(agent.worktreePath);
+        const key = pathKey(agent.worktreePath);
         const head = heads.get(key);
         if (!head) throw new Error(`${agent.worktreePath} is not a worktree of ${repoRoot}.`);
         const baseTip = tips.get(agent.baseRef);
@@ -268,7 +269,7 @@ export class ConflictRadar {
 
   /** The worktree's current content (tracked changes, untracked files; not ignored ones) as a tree id. */
   private async worktreeTree(repo: RepoState, worktreePath: string, realIndex: string, head: string, signal?: AbortSignal): Promise<string> {
-    const key = normalizePath(worktreePath);
+    const key = pathKey(worktreePath);
     let cache = repo.worktrees.get(key);
     if (!cache) {
       cache = { index: path.join(repo.dir, `index-${repo.worktrees.size}`) };
@@ -314,7 +315,7 @@ export class ConflictRadar {
   private async heads(repoRoot: string, signal?: AbortSignal): Promise<Map<string, string>> {
     const { stdout } = await this.git.read(repoRoot, ['worktree', 'list', '--porcelain', '-z'], { signal });
     const out = new Map<string, string>();
-    for (const e of parseWorktreeList(stdout)) if (e.head && !e.bare) out.set(normalizePath(e.path), e.head);
+    for (const e of parseWorktreeList(stdout)) if (e.head && !e.bare) out.set(pathKey(e.path), e.head);
     return out;
   }
 
@@ -341,7 +342,7 @@ export class ConflictRadar {
   }
 
   private repoState(repoRoot: string, signal?: AbortSignal): Promise<RepoState> {
-    const key = normalizePath(repoRoot);
+    const key = pathKey(repoRoot);
     let state = this.repos.get(key);
     if (!state) {
       state = this.createState(repoRoot, signal);
@@ -367,7 +368,7 @@ export class ConflictRadar {
   private async afterScan(repoRoot: string, repo: RepoState): Promise<void> {
     repo.scans++;
     if (repo.scans < (this.options.resetAfterScans ?? 500)) return;
-    this.repos.delete(normalizePath(repoRoot));
+    this.repos.delete(pathKey(repoRoot));
     await fs.promises.rm(repo.dir, { recursive: true, force: true });
   }
 }
