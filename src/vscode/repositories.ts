@@ -133,7 +133,7 @@ export class WorkspaceRepositories extends Disposable {
       await Promise.all(state.worktrees.map(async (w) => {
         if (w.stale || !w.baseCommit) return this.stats.delete(pathKey(w.path));
         try {
-          this.stats.set(pathKey(w.path), await diffStat(this.git, w.path, w.baseCommit));
+          this.stats.set(pathKey(w.path), await diffStat(this.git, w.path, { baseRef: w.baseRef, baseCommit: w.baseCommit }));
         } catch {
           this.stats.delete(pathKey(w.path));
         }

@@ -93,6 +93,15 @@ try {
   fs.rmSync(actRoot, { recursive: true, force: true });
 }
 
+// ---- 3b. conflict radar (test/bench/radarBench.ts prints its own section) -------------------------------------------
+log('conflict radar benchmark (20 agents × 5 changed files, 5,000-file repository)…');
+await esbuild.build({
+  entryPoints: ['test/bench/radarBench.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'radarBench.js'), logLevel: 'warning',
+});
+await run(process.execPath, [path.join(outDir, 'radarBench.js'), path.join(outDir, 'radar.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const radar = JSON.parse(fs.readFileSync(path.join(outDir, 'radar.json'), 'utf8'));
+
 // ---- 4. docs/benchmarks.md ----------------------------------------------------------------------------------------
 const reps = dispatch.reps;
 const col = (f) => reps.map(f);
@@ -143,6 +152,7 @@ if (r1.a.groveGit) {
   if (r1.b.grove.gitCommands?.status) L(`**Finding for the product (not fixed here):** the \`status\` and \`rev-list\` runs in (b) come from locking each started agent's worktree: \`BackgroundAgents\` → \`WorktreeManager.lock()\` → \`find()\` → \`list()\`, which runs \`git status --untracked-files=all\`, a \`rev-list --left-right --count\` and \`config --get\`s for *every* worktree of the repository, for each agent started — O(N²) full status walks of the 5,000-file checkouts while the fleet starts (${r1.b.grove.gitCommands.status} \`status\` runs for ${dispatch.tasks} agents here, growing quadratically with N), and the \`worktree lock\` itself then queues behind/among the remaining \`worktree add\`s. Resolving the worktree for lock/unlock from \`git worktree list --porcelain\` alone would remove them (and with them CPU load and time in the mutation queue while a fleet starts).`);
   L();
 }
+L(radar.markdown);
 L('## Extension activation');
 L();
 L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);

@@ -125,6 +125,112 @@ export function parseNulList(stdout: string): string[] {
   return stdout.split('\0').filter((s) => s.length > 0);
 }
 
+/** One record of `git status --porcelain=v1 -z`: `XY path`, with the source path of a rename or copy. */
+export interface StatusEntry {
+  /** Index (staged) status letter, ` ` when unchanged, `?` untracked, `!` ignored. */
+  x: string;
+  /** Work-tree status letter. */
+  y: string;
+  path: string;
+  /** The path before a staged rename or copy (`R`/`C`). */
+  from?: string;
+}
+
+/**
+ * Parses `git status --porcelain=v1 -z`: `XY path\0` per file and `XY to\0from\0` for renames and copies (the
+ * source comes second, in its own field, so it must not be read as a record of its own). Pure.
+ */
+export function parseStatusZ(stdout: string): StatusEntry[] {
+  const fields = stdout.split('\0');
+  const out: StatusEntry[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const record = fields[i]!;
+    if (record.length < 4 || record[2] !== ' ') continue;
+    const entry: StatusEntry = { x: record[0]!, y: record[1]!, path: record.slice(3) };
+    if (entry.x === 'R' || entry.x === 'C' || entry.y === 'R' || entry.y === 'C') entry.from = fields[++i] ?? '';
+    out.push(entry);
+  }
+  return out;
+}
+
+export interface WorktreeStatus {
+  /** Tracked files with staged or unstaged changes (for a rename or copy, its new path). */
+  changed: string[];
+  /** Untracked files that are not ignored, each one (`--untracked-files=all`). */
+  untracked: string[];
+  /** Staged renames and copies (`from` no longer exists under that name unless `copy`). */
+  renamed: Array<{ from: string; to: string; copy: boolean }>;
+  /** Files with unresolved conflicts. */
+  conflicted: string[];
+  /** Every path a commit of everything would touch (changed, rename sources, untracked, conflicted), sorted. */
+  paths: string[];
+}
+
+const UNMERGED = new Set(['DD', 'AU', 'UD', 'UA', 'DU', 'AA', 'UU']);
+
+/** Groups parsed status records (see {@link worktreeStatus}); `exclude` as in {@link isExcludedPath}. Pure. */
+export function summarizeStatus(entries: readonly StatusEntry[], exclude: readonly string[] = []): WorktreeStatus {
+  const status: WorktreeStatus = { changed: [], untracked: [], renamed: [], conflicted: [], paths: [] };
+  const paths = new Set<string>();
+  const keep = (p: string) => !isExcludedPath(p, exclude);
+  for (const e of entries) {
+    if (e.x === '!') continue;
+    if (e.x === '?') {
+      if (keep(e.path)) status.untracked.push(e.path), paths.add(e.path);
+      continue;
+    }
+    if (UNMERGED.has(e.x + e.y)) {
+      status.conflicted.push(e.path);
+      paths.add(e.path);
+      continue;
+    }
+    if (e.from !== undefined) {
+      status.renamed.push({ from: e.from, to: e.path, copy: e.x === 'C' || e.y === 'C' });
+      if (e.x !== 'C' && e.y !== 'C') paths.add(e.from);
+    }
+    if (keep(e.path)) status.changed.push(e.path), paths.add(e.path);
+  }
+  status.paths = [...paths].sort(byPath);
+  return status;
+}
+
+/**
+ * What is uncommitted in a worktree: `git status --porcelain=v1 -z --untracked-files=all`, renames included.
+ * `exclude` leaves out paths Grove copied there (changes to them and untracked copies are not the agent's work).
+ */
+export async function worktreeStatus(git: GitClient, worktreePath: string, options: { exclude?: readonly string[]; signal?: AbortSignal } = {}): Promise<WorktreeStatus> {
+  const { stdout } = await git.read(worktreePath, ['status', '--porcelain=v1', '-z', '--untracked-files=all'], { signal: options.signal });
+  return summarizeStatus(parseStatusZ(stdout), options.exclude);
+}
+
+/** `path` is one of `exclude` or inside one of them (entries may end with `/`). Pure. */
+export function isExcludedPath(path: string, exclude: readonly string[]): boolean {
+  for (const raw of exclude) {
+    const e = normalizeRelative(raw);
+    if (e && (path === e || path.startsWith(`${e}/`))) return true;
+  }
+  return false;
+}
+
+/** A pathspec that matches exactly this path (and what is below it): no glob, no other magic. Pure. */
+export function literalPathspec(rel: string): string {
+  return `:(literal)${normalizeRelative(rel)}`;
+}
+
+/** Pathspecs that leave `paths` out of a whole-tree operation: `:/` plus one `:(exclude,literal)` each. Pure. */
+export function wholeTreeExcept(paths: readonly string[]): string[] {
+  const excludes = paths.map(normalizeRelative).filter(Boolean).map((p) => `:(exclude,literal)${p}`);
+  return [':/', ...excludes];
+}
+
+function normalizeRelative(rel: string): string {
+  return rel.replace(/\\/g, '/').replace(/^\.\/+/, '').replace(/^\/+|\/+$/g, '');
+}
+
+function byPath(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * Parses `git diff --name-status -z [-M]`: `X\0path\0` per file, and `R<score>\0old\0new\0` / `C<score>\0…`
  * for renames and copies. Pure.

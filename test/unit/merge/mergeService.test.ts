@@ -19,6 +19,7 @@ describe('merge: service', function () {
       assert.deepEqual(r, { status: 'synced' });
       assert.equal(read(f.worktreePath, 'user.txt'), 'user\n');
       assert.equal(parents(f.worktreePath, 'HEAD').length, 2);
+      assert.equal(git(f.worktreePath, 'log', '-1', '--format=%B'), `Merge main into ${f.branch}`);
       assert.equal(exactState(f.repoRoot), userCheckout, "the user's checkout is never touched");
       assert.deepEqual(await f.service.syncFromBase({ ...f, strategy: 'merge' }), { status: 'upToDate' });
     });
@@ -83,6 +84,25 @@ describe('merge: service', function () {
         assert.equal(wholeState(f.repoRoot, f.worktreePath), before);
       });
     }
+  });
+
+  it('rebase conflict: completing with unstaged edits made after the stop refuses and keeps everything (never aborts)', async () => {
+    const f = await instanceRepo(repos, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+    commit(f.worktreePath, 'agent 1', { 'a.txt': 'agent\n' });
+    commit(f.worktreePath, 'agent 2', { 'c.txt': 'c\n' });
+    commit(f.repoRoot, 'user', { 'a.txt': 'user\n' });
+    assert.equal((await f.service.syncFromBase({ ...f, strategy: 'rebase' })).status, 'conflicted');
+    writeFiles(f.worktreePath, { 'a.txt': 'agent and user\n' });
+    git(f.worktreePath, 'add', 'a.txt');
+    writeFiles(f.worktreePath, { 'b.txt': 'edited while the rebase was stopped\n' });
+    await assert.rejects(f.service.completeSync(f.worktreePath), rejectsBlocked('SyncInProgress', /not staged: b\.txt/));
+    assert.equal((await f.service.syncState(f.worktreePath)).operation, 'rebase');
+    assert.equal(read(f.worktreePath, 'a.txt'), 'agent and user\n');
+    assert.equal(read(f.worktreePath, 'b.txt'), 'edited while the rebase was stopped\n');
+    git(f.worktreePath, 'add', 'b.txt');
+    assert.deepEqual(await f.service.completeSync(f.worktreePath), { status: 'synced' });
+    assert.equal(git(f.worktreePath, 'show', 'HEAD:b.txt'), 'edited while the rebase was stopped');
+    assert.equal(git(f.worktreePath, 'show', 'HEAD:a.txt'), 'agent and user');
   });
 
   describe('merge into base', () => {

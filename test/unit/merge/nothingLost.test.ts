@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError } from '../../../src/core/git/gitError';
-import type { MergeStrategy } from '../../../src/core/git/mergeService';
+import { MergeBlockedError, type MergeStrategy } from '../../../src/core/git/mergeService';
 import { makeClients, prng } from '../../support/mergeFixtures';
 import { git, useTempRepos } from '../../support/repo';
 
@@ -19,17 +19,19 @@ interface Instance {
 }
 
 const FILES = ['a.txt', 'b.txt', 'c.txt', 'd/e.txt', 'f g.txt'];
+/** Ignored by the repository's .gitignore: the user's local files, which an agent may also force-add. */
+const IGNORED = ['config.local', 'd/debug.local'];
 
 function reachable(repoRoot: string): Set<string> {
   return new Set(git(repoRoot, 'rev-list', '--all').split('\n').filter(Boolean));
 }
 
-/** Contents of uncommitted (modified or untracked) files of every live work tree: `<wt>\0<file>` → content. */
+/** Contents of uncommitted (modified, untracked or ignored) files of every live work tree: `<wt>\0<file>` → content. */
 function uncommitted(worktrees: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const wt of worktrees) {
     if (!fs.existsSync(wt)) continue;
-    const status = git(wt, 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames');
+    const status = git(wt, 'status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored', '--no-renames');
     for (const rec of status.split('\0')) {
       if (rec.length < 4) continue;
       const file = rec.slice(3);
@@ -44,7 +46,7 @@ function uncommitted(worktrees: string[]): Map<string, string> {
 function contentSurvives(repoRoot: string, worktrees: string[], content: string): boolean {
   for (const wt of worktrees) {
     if (!fs.existsSync(wt)) continue;
-    for (const f of FILES) {
+    for (const f of [...FILES, ...IGNORED]) {
       const p = path.join(wt, f);
       if (fs.existsSync(p) && fs.readFileSync(p, 'utf8') === content) return true;
     }
@@ -56,13 +58,18 @@ function contentSurvives(repoRoot: string, worktrees: string[], content: string)
 describe('merge: nothing is ever lost', function () {
   this.timeout(120_000);
   const repos = useTempRepos();
-  const stats = { merges: { merge: 0, squash: 0, rebase: 0 }, syncs: {} as Record<string, number> };
+  const stats = { merges: { merge: 0, squash: 0, rebase: 0 }, syncs: {} as Record<string, number>, filesInTheWay: 0 };
 
-  for (const seed of [1, 2, 3]) {
+  for (const seed of (process.env.GROVE_SEEDS ? process.env.GROVE_SEEDS.split(',').map(Number) : [1, 2, 3, 7, 8])) {
     it(`seed ${seed}: 40 random steps`, async () => {
       const rand = prng(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-      const repoRoot = repos.create({ files: Object.fromEntries(FILES.map((f) => [f, `${f} v0\n`])) });
+      const repoRoot = repos.create({ files: { ...Object.fromEntries(FILES.map((f) => [f, `${f} v0\n`])), '.gitignore': '*.local\n' } });
+      // The user keeps local, ignored files in the main checkout (a local config, a log).
+      for (const f of IGNORED) {
+        fs.mkdirSync(path.dirname(path.join(repoRoot, f)), { recursive: true });
+        fs.writeFileSync(path.join(repoRoot, f), `${f}: the user's own\n`);
+      }
       const { service, manager } = makeClients();
       const instances: Instance[] = [];
       let counter = 0;
@@ -88,8 +95,22 @@ describe('merge: nothing is ever lost', function () {
             action = 'create';
             const created = await manager.create({ repoRoot, title: `task ${++counter}` });
             instances.push({ path: created.path, branch: created.branch, removed: false });
+            if (rand() < 0.5) {
+              // The agent's own local, ignored file (e.g. a log it writes while testing).
+              const file = pick(IGNORED);
+              fs.mkdirSync(path.dirname(path.join(created.path, file)), { recursive: true });
+              fs.writeFileSync(path.join(created.path, file), `${file}: ${created.branch}'s own\n`);
+            }
           } else if (r < 0.33) {
             action = 'agent turn';
+            if (rand() < 0.25) {
+              // The agent adds one of the paths the user keeps as a local, ignored file (force-added).
+              const file = pick(IGNORED);
+              discarded.add(`${inst.path}\0${file}`);
+              fs.mkdirSync(path.dirname(path.join(inst.path, file)), { recursive: true });
+              fs.writeFileSync(path.join(inst.path, file), `${file} by ${inst.branch} at step ${step}\n`);
+              if (!(await service.syncState(inst.path)).operation) git(inst.path, 'add', '-f', '--', file);
+            }
             for (let n = 1 + Math.floor(rand() * 2); n > 0; n--) {
               const file = pick(FILES);
               discarded.add(`${inst.path}\0${file}`); // the agent itself overwrites its own file
@@ -106,7 +127,7 @@ describe('merge: nothing is ever lost', function () {
             }
           } else if (r < 0.38) {
             action = 'user edit (uncommitted)';
-            const file = pick(FILES);
+            const file = rand() < 0.4 ? pick(IGNORED) : pick(FILES);
             discarded.add(`${repoRoot}\0${file}`);
             fs.mkdirSync(path.dirname(path.join(repoRoot, file)), { recursive: true });
             fs.writeFileSync(path.join(repoRoot, file), `${file} edited by user at step ${step}\n`);
@@ -147,6 +168,8 @@ describe('merge: nothing is ever lost', function () {
             stats.merges[strategy]++;
           } else if (r < 0.95) {
             action = 'remove (not confirmed)';
+            // WorktreeManager.remove treats the worktree's ignored files as expendable (build output, logs).
+            for (const file of IGNORED) discarded.add(`${inst.path}\0${file}`);
             await manager.remove(inst.path, { repoRoot });
             inst.removed = true;
           } else {
@@ -160,6 +183,10 @@ describe('merge: nothing is ever lost', function () {
           // Refusals are fine (that is the point); anything else is a bug.
           if (!(err instanceof GitError)) throw err;
           action += ` → refused: ${err.code}`;
+          if (err instanceof MergeBlockedError && err.problems.some((p) => p.code === 'FilesInTheWay')) {
+            action += ' (files in the way)';
+            stats.filesInTheWay++;
+          }
         }
         log.push(`${step}: ${action}${inst ? ` [${inst.branch}]` : ''}`);
 
@@ -183,8 +210,9 @@ describe('merge: nothing is ever lost', function () {
     });
   }
 
-  it('the sequences really exercised merges of every strategy and conflicting syncs', () => {
+  it('the sequences really exercised merges of every strategy, conflicting syncs and ignored files in the way', () => {
     assert.ok(stats.merges.merge > 0 && stats.merges.squash > 0 && stats.merges.rebase > 0, JSON.stringify(stats));
+    assert.ok(stats.filesInTheWay > 0, JSON.stringify(stats));
     assert.ok((stats.syncs.conflicted ?? 0) > 0 && (stats.syncs.synced ?? 0) > 0, JSON.stringify(stats));
   });
 });
