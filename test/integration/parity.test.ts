@@ -5,7 +5,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { mergeMessage } from '../../src/core/flows/merge';
+import { mergeMessage } from '../../src/core/git/mergeService';
 import type { GroveApi } from '../../src/extension';
 import type { InstanceSnapshot } from '../../src/core/model';
 import { bash, hang, text, write, type ScriptRule } from '../support/scriptedModel';

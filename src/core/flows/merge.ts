@@ -6,7 +6,7 @@
  */
 import { GroveError } from '../errors';
 import { isGitError } from '../git/gitError';
-import { MergeBlockedError, squashMessage, suggestCommitMessage, type MergeProblem, type MergeResult, type MergeStrategy } from '../git/mergeService';
+import { MergeBlockedError, mergeMessage, suggestCommitMessage, type MergeProblem, type MergeResult, type MergeStrategy } from '../git/mergeService';
 import { isActive } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
@@ -51,13 +51,6 @@ export interface MergeOutcome {
   cleanup?: RemoveOutcome | { kept: string };
 }
 
-/** The commit message of a merge or squash, the same whichever surface merges. Pure. */
-export function mergeMessage(strategy: MergeStrategy, inst: Pick<InstanceSnapshot, 'title' | 'branch' | 'baseRef' | 'resultText'>): string | undefined {
-  if (strategy === 'squash') return squashMessage(inst.title, inst.resultText);
-  if (strategy === 'merge') return squashMessage(`Merge ${inst.branch}: ${inst.title}`, inst.resultText);
-  return undefined;
-}
-
 /** The problems that block, as one refusal with the problems as details. */
 export function blockedError(inst: InstanceSnapshot, problems: MergeProblem[]): GroveError {
   const blocking = problems.filter((p) => p.blocking);
@@ -78,7 +71,7 @@ export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Pr
   const checkCommand = g.trusted() ? settings.checkCommand : undefined;
   const preflight = () => g.merges.preflight({
     repoRoot: inst.repoRoot, worktreePath, branch: inst.branch, baseRef: inst.baseRef, running: false, strategy,
-    checkCommand, onCheckOutput: ask.onCheckOutput, signal: req.signal,
+    checkCommand, onCheckOutput: ask.onCheckOutput, signal: req.signal, exclude: inst.copiedFiles ?? [],
   });
   let committed: string | undefined;
   try {
@@ -96,7 +89,8 @@ export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Pr
     }
     if (!pre.ok) throw blockedError(inst, pre.problems);
     const result = await g.merges.mergeIntoBase({
-      repoRoot: inst.repoRoot, worktreePath, branch: inst.branch, baseRef: inst.baseRef, strategy, message: mergeMessage(strategy, inst), signal: req.signal,
+      repoRoot: inst.repoRoot, worktreePath, branch: inst.branch, baseRef: inst.baseRef, strategy, message: mergeMessage(strategy, inst) || undefined,
+      signal: req.signal, exclude: inst.copiedFiles ?? [],
     });
     g.fleet.recordMerge(inst.id, { at: Date.now(), strategy, into: inst.baseRef, commit: result.mergedCommit }, false);
     inst = requireInstance(g, inst.id);

@@ -41,7 +41,7 @@ export async function sync(g: Grove, ids: readonly string[], options: { strategy
     const worktreePath = requireWorktree(inst);
     const strategy = options.strategy ?? g.settings(inst.repoRoot).syncStrategy;
     try {
-      const r = await g.merges.syncFromBase({ worktreePath, branch: inst.branch, baseRef: inst.baseRef, strategy, signal: options.signal });
+      const r = await g.merges.syncFromBase({ worktreePath, branch: inst.branch, baseRef: inst.baseRef, strategy, signal: options.signal, exclude: inst.copiedFiles ?? [] });
       out.push({ instance: requireInstance(g, id), status: r.status, ...(r.conflicts ? { conflicts: r.conflicts } : {}), message: describeSync(inst, r) });
     } catch (err) {
       if (err instanceof MergeBlockedError && err.problems.some((p) => p.code === 'UncommittedWork')) {
