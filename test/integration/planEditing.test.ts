@@ -123,7 +123,10 @@ describe('plan files in the editor', function () {
     const edit = new vscode.WorkspaceEdit();
     edit.insert(uri, new vscode.Position(1, 0), 'after: ');
     assert.ok(await vscode.workspace.applyEdit(edit));
-    assert.deepEqual((await complete(1, 'after: '.length)).map(label), ['Backfill']);
+    const own = await complete(1, 'after: '.length);
+    assert.deepEqual(own.map(label), ['Backfill']);
+    const at = own[0].range as vscode.Range;
+    assert.deepEqual([at.start.character, at.end.character], ['after: '.length, 'after: '.length], 'the choice would replace more than the typed name');
 
     // Elsewhere (a heading, prose) nothing of Grove's is offered.
     assert.deepEqual(await complete(0, 3), []);

@@ -72,12 +72,15 @@ export class AfterCompletionProvider implements vscode.CompletionItemProvider {
     const task = outline && taskAt(outline, position.line);
     if (!outline || !task || task.line === position.line) return undefined;
     const excluded = dependents(outline, task);
-    const range = new vscode.Range(position.line, m[1].length, position.line, line.trimEnd().length);
+    // The typed name (up to the end of the line, trailing blanks aside) is what a choice replaces.
+    const start = m[1].length;
+    const end = Math.max(start, line.trimEnd().length, position.character);
+    const range = new vscode.Range(position.line, start, position.line, end);
     return outline.tasks
       .filter((t) => t !== task && t.title && !excluded.has(t))
       .map((t, i) => {
         const item = new vscode.CompletionItem({ label: t.title, description: `line ${t.line + 1}` }, vscode.CompletionItemKind.Reference);
-        item.range = range.end.character >= position.character ? range : new vscode.Range(range.start, position);
+        item.range = range;
         item.insertText = t.title;
         item.filterText = t.title;
         item.sortText = String(i).padStart(4, '0');
