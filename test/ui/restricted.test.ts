@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
+import { runCommandWhenListed, waitForCommand } from '../support/palette';
 import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 /**
@@ -64,24 +65,11 @@ describe('UI: restricted settings in an untrusted workspace', function () {
 
   it('opens the cloned repository in Restricted Mode, with Grove\'s commands in the palette', async () => {
     await wb.page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    // In Restricted Mode the extension host comes up a little later; the palette lists Grove once it has.
-    const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Grove: Check Claude Code' }).first();
-    for (let attempt = 1; ; attempt++) {
-      await wb.page.keyboard.press('F1');
-      await wb.page.locator('.quick-input-widget input').fill('>Grove: Check Claude Code');
-      try {
-        await row.waitFor({ state: 'visible', timeout: 5_000 });
-        break;
-      } catch (err) {
-        if (attempt >= 12) throw err;
-      } finally {
-        await wb.page.keyboard.press('Escape');
-      }
-    }
+    await waitForCommand(wb, 'Grove: Check Claude Code');
   });
 
   it('Check Claude Code runs the user\'s claude with the user\'s environment, not the workspace\'s', async () => {
-    await wb.runCommand('Grove: Check Claude Code');
+    await runCommandWhenListed(wb, 'Grove: Check Claude Code');
     const toast = wb.page.locator('.notification-toast', { hasText: 'Claude Code 1.1.1' }).first();
     await toast.waitFor({ state: 'visible', timeout: 60_000 });
     const message = await toast.innerText();
@@ -100,12 +88,12 @@ describe('UI: restricted settings in an untrusted workspace', function () {
   });
 
   it('once the folder is trusted, the workspace\'s values count', async () => {
-    await wb.runCommand('Workspaces: Manage Workspace Trust');
+    await runCommandWhenListed(wb, 'Workspaces: Manage Workspace Trust');
     const trust = wb.page.locator('.workspace-trust-editor').getByRole('button', { name: /^Trust( Folder)?$/ }).first();
     await trust.waitFor({ state: 'visible', timeout: 30_000 });
     await trust.click();
     await wb.page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ state: 'detached', timeout: 30_000 });
-    await wb.runCommand('Grove: Check Claude Code');
+    await runCommandWhenListed(wb, 'Grove: Check Claude Code');
     const toast = wb.page.locator('.notification-toast', { hasText: 'Claude Code 6.6.6' }).first();
     await toast.waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await toast.innerText(), /signed in with an API key \(ANTHROPIC_API_KEY\)/);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startDemoModel, type DemoModel } from '../support/demoModel';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
+import { runCommandWhenListed, waitForCommand } from '../support/palette';
 import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
 
 const STEPS = ['checkClaude', 'dispatch', 'review', 'merge'];
@@ -17,13 +18,13 @@ describe('UI: the Get Started walkthrough, each step done by doing it', function
   let model: DemoModel;
 
   const step = (id: string) => wb.page.locator(`.getting-started-step[data-step-id="grove-dev.grove#grove.gettingStarted#${id}"]`);
-  /** Opens the walkthrough as a person would (a preview editor opened later may have replaced its tab). */
+  /** Brings the walkthrough to the front, opening it from the palette the first time. */
   const showWalkthrough = async () => {
     const tab = wb.page.locator('.tab', { hasText: 'Walkthrough: Grove' }).first();
     if (await tab.count()) {
       await tab.click();
     } else {
-      await wb.runCommand('Welcome: Open Walkthrough...');
+      await runCommandWhenListed(wb, 'Welcome: Open Walkthrough...');
       await wb.quickPickSelect('Get Started with Grove');
     }
     await wb.page.locator('.gettingStartedContainer', { hasText: 'Get Started with Grove' }).first().waitFor({ state: 'visible', timeout: 30_000 });
@@ -47,8 +48,11 @@ describe('UI: the Get Started walkthrough, each step done by doing it', function
         'grove.notifications': 'off',
         'grove.mergeStrategy': 'squash',
         'grove.cleanupAfterMerge': 'always',
+        // The walkthrough keeps its tab while the review's editors open (instead of being replaced as a preview).
+        'workbench.editor.enablePreview': false,
       },
     });
+    await waitForCommand(wb, 'Grove: Check Claude Code');
   });
 
   screenshotOnFailure(() => wb);
