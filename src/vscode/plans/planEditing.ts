@@ -13,7 +13,6 @@ export function registerPlanEditing(): vscode.Disposable[] {
   const selector: vscode.DocumentSelector = [
     { language: 'markdown', scheme: 'file' },
     { language: 'markdown', scheme: 'untitled' },
-    { language: 'markdown', scheme: 'vscode-remote' },
   ];
   const diagnostics = new PlanDiagnostics();
   return [
@@ -121,7 +120,7 @@ export class PlanDiagnostics implements vscode.Disposable {
   }
 
   update(doc: vscode.TextDocument): void {
-    if (!['file', 'untitled', 'vscode-remote'].includes(doc.uri.scheme)) return;
+    if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') return;
     const outline = planOutline(doc);
     if (!outline) {
       this.collection.delete(doc.uri);

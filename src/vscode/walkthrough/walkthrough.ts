@@ -1,5 +1,6 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkClaude, type ClaudeCheck, type Runner } from './claudeCheck';
+import { checkClaude, type ClaudeCheck } from './claudeCheck';
 
 /** The least Grove's walkthrough needs to know of the fleet: instances and a change event. */
 export interface InstancesSource {
@@ -22,7 +23,7 @@ const INSTALL_URL = 'https://docs.anthropic.com/en/docs/claude-code/setup';
  * changes opened (a `grove-git:` original or a file of an agent's worktree in an editor), a branch merged.
  * Dispatching is `grove.hasInstances`, set by the composition root.
  */
-export function registerWalkthrough(fleet: InstancesSource, opts: { demoModel: boolean; run?: Runner }): vscode.Disposable[] {
+export function registerWalkthrough(fleet: InstancesSource, opts: { demoModel: boolean }): vscode.Disposable[] {
   const set = (key: string, value: boolean) => void vscode.commands.executeCommand('setContext', key, value);
   let claudeReady = false, reviewed = false, merged = false;
 
@@ -38,11 +39,16 @@ export function registerWalkthrough(fleet: InstancesSource, opts: { demoModel: b
     }
   };
 
+  // The review's original sides are grove-git: documents; its modified sides (and added files) are files of the
+  // agent's worktree.
   const isAgentWork = (uri: vscode.Uri) => {
     if (uri.scheme === 'grove-git') return true;
-    if (uri.scheme !== 'file' && uri.scheme !== 'vscode-remote') return false;
-    const p = uri.fsPath;
-    return fleet.instances().some((i) => !i.archived && i.worktreePath && (p === i.worktreePath || p.startsWith(`${i.worktreePath.replace(/[\\/]+$/, '')}${p.includes('\\') ? '\\' : '/'}`)));
+    if (uri.scheme !== 'file') return false;
+    return fleet.instances().some((i) => {
+      if (i.archived || !i.worktreePath) return false;
+      const rel = path.relative(i.worktreePath, uri.fsPath);
+      return !rel.startsWith('..') && !path.isAbsolute(rel);
+    });
   };
   const onDocument = (doc: vscode.TextDocument) => {
     if (reviewed || !isAgentWork(doc.uri)) return;
@@ -65,7 +71,7 @@ export function registerWalkthrough(fleet: InstancesSource, opts: { demoModel: b
       const env = { ...process.env, ...agentEnv };
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: 'Grove: checking Claude Code' },
-        () => checkClaude({ claudePath, env, demoModel: opts.demoModel, run: opts.run }),
+        () => checkClaude({ claudePath, env, demoModel: opts.demoModel }),
       );
       const ready = result.installed && result.signedIn === true;
       if (ready && !claudeReady) {
