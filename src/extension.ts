@@ -22,6 +22,7 @@ import { StatusBarSummary } from './vscode/statusBar';
 import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
+import { registerConventions } from './vscode/conventions/registerConventions';
 
 export type { GroveApi } from './vscode/api';
 
@@ -100,6 +101,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       },
     }),
   );
+
+  context.subscriptions.push(...registerConventions(fleet, { demoModel }));
 
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {
