@@ -211,8 +211,10 @@ interface DirtyFile {
 
 interface RestoreData {
   version: 1;
-  /** Blob of the raw index file. */
+  /** Blob of the raw index file (only when the tree below cannot say it all). */
   index?: string;
+  /** The index's stage-0 entries as a tree. */
+  indexTree?: string;
   dirty: DirtyFile[];
   /** In the index, not on disk. */
   deleted: string[];
@@ -499,14 +501,17 @@ export class Snapshots {
       // 1. What is in the index, and what differs on disk.
       const [status, staged] = await Promise.all([
         run(top, ['status', '--porcelain=v2', '-z', '--no-renames', '--untracked-files=all', '--ignore-submodules=none'], withIndex(workIndex)),
-        hasIndex ? run(top, ['ls-files', '--stage', '-z'], withIndex(rawIndex)) : Promise.resolve({ stdout: '', stderr: '', exitCode: 0 }),
+        hasIndex ? run(top, ['ls-files', '--stage', '-v', '-z'], withIndex(rawIndex)) : Promise.resolve({ stdout: '', stderr: '', exitCode: 0 }),
       ]);
       const entries = parseStage(staged.stdout);
+      // The index is kept as a tree (cheap: it shares everything with HEAD); its raw file only when a tree cannot
+      // say it all: conflict stages, intent-to-add, skip-worktree or assume-unchanged bits.
       const stage0 = new Map(entries.filter((e) => e.stage === 0).map((e) => [e.path, e]));
       const inIndex = new Set(entries.map((e) => e.path));
       const st = parseStatus(status.stdout);
       if (st.submodules.length) notes.push(`Submodule checkouts are not recorded (their commits are): ${st.submodules.join(', ')}`);
       if (st.nested.length) notes.push(`Nested repositories are not recorded: ${st.nested.join(', ')}`);
+      const keepRawIndex = st.intentToAdd || entries.some((e) => e.stage !== 0 || e.tag !== 'H');
 
       // 2. Classify the candidates by what is on disk.
       const dirty = new Map<string, DirtyFile & { bytes: number }>();
@@ -581,28 +586,22 @@ export class Snapshots {
         run(top, ['update-index', '--add', '--replace', ...chunk.flatMap((c) => ['--cacheinfo', c])], withIndex(workIndex)));
       const filesTree = (await run(top, ['write-tree'], withIndex(workIndex))).stdout.trim();
 
-      // 7. Every blob the index references, by stage.
-      const trees: Array<[string, string]> = [['files/', filesTree]];
+      // 7. The index: its stage-0 tree, and the other stages of a conflict.
+      let indexTree: string | undefined;
+      const stageBlobs: Array<[string, string, string]> = [];
       if (hasIndex) {
         const stage0Index = path.join(tmp, 'stage0.index');
         await fs.promises.copyFile(rawIndex, stage0Index);
         if (st.unmerged.size) await inChunks([...st.unmerged], (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(stage0Index)));
-        trees.push(['index/0/', (await run(top, ['write-tree'], withIndex(stage0Index))).stdout.trim()]);
-        for (const stage of [1, 2, 3]) {
-          const list = entries.filter((e) => e.stage === stage);
-          if (!list.length) continue;
-          const file = path.join(tmp, `stage${stage}.index`);
-          await inChunks(list.map((e) => `${e.mode},${e.sha},${e.path}`), (chunk) =>
-            run(top, ['update-index', '--add', ...chunk.flatMap((c) => ['--cacheinfo', c])], withIndex(file)));
-          trees.push([`index/${stage}/`, (await run(top, ['write-tree'], withIndex(file))).stdout.trim()]);
-        }
+        indexTree = (await run(top, ['write-tree'], withIndex(stage0Index))).stdout.trim();
+        for (const e of entries) if (e.stage > 0) stageBlobs.push([`stages/${e.stage}/${e.path}`, e.sha, e.mode]);
       }
 
       // 8. The operation in progress and Grove's metadata, from the worktree's git dir.
       const stateFiles = await listStateFiles(gitDir, gitDir !== commonDir);
-      const stateShas = await hashFiles(run, top, [...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(hasIndex ? [rawIndex] : [])], true, signal);
+      const stateShas = await hashFiles(run, top, [...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(keepRawIndex ? [rawIndex] : [])], true, signal);
       const state = stateFiles.map((f, i) => ({ path: f, blob: stateShas[i]! }));
-      const indexBlob = hasIndex ? stateShas[stateFiles.length] : undefined;
+      const indexBlob = keepRawIndex ? stateShas[stateFiles.length] : undefined;
       const syncState = detectSyncState(stateFiles);
       const refs: Record<string, string> = {};
       if (branch && head) refs[`refs/heads/${branch}`] = head;
@@ -627,6 +626,7 @@ export class Snapshots {
       const data: RestoreData = {
         version: 1,
         ...(indexBlob ? { index: indexBlob } : {}),
+        ...(indexTree ? { indexTree } : {}),
         dirty: [...dirty.values()].map(({ bytes: _bytes, ...d }) => d),
         deleted: [...deleted],
         ...(perms ? { perms } : {}),
@@ -653,9 +653,11 @@ export class Snapshots {
         },
         notes,
       };
-      const blobs: Array<[string, string]> = state.map((s) => [`git/state/${s.path}`, s.blob]);
-      if (indexBlob) blobs.push(['git/index', indexBlob]);
-      for (const d of dirty.values()) if (d.raw) blobs.push([`raw/${d.path}`, d.raw]);
+      const blobs: Array<[string, string, string]> = state.map((s) => [`git/state/${s.path}`, s.blob, '100644']);
+      if (indexBlob) blobs.push(['git/index', indexBlob, '100644']);
+      for (const d of dirty.values()) if (d.raw) blobs.push([`raw/${d.path}`, d.raw, '100644']);
+      blobs.push(...stageBlobs);
+      const trees: Array<[string, string]> = [['files', filesTree], ...(indexTree ? [['index', indexTree] as [string, string]] : [])];
       await this.commitSnapshot(run, top, tmp, { meta, data, trees, blobs, parents, overwrite: !!o.overwrite, signal });
       return { meta, data };
     });
@@ -682,7 +684,7 @@ export class Snapshots {
   }
 
   private async commitSnapshot(run: Run, cwd: string, tmp: string, o: {
-    meta: SnapshotMeta; data: RestoreData; trees: Array<[string, string]>; blobs: Array<[string, string]>; parents: string[]; overwrite: boolean; signal?: AbortSignal;
+    meta: SnapshotMeta; data: RestoreData; trees: Array<[string, string]>; blobs: Array<[string, string, string]>; parents: string[]; overwrite: boolean; signal?: AbortSignal;
   }): Promise<void> {
     const { meta, signal } = o;
     const stored: Omit<SnapshotMeta, 'commit'> & { commit?: string } = { ...meta };
@@ -693,15 +695,14 @@ export class Snapshots {
     await fs.promises.writeFile(metaFile, `${JSON.stringify(stored, null, 2)}\n`);
     await fs.promises.writeFile(restoreFile, `${JSON.stringify(o.data)}\n`);
     const [metaBlob, restoreBlob] = await hashFiles(run, cwd, [metaFile, restoreFile], true, signal);
-    const rootIndex = path.join(tmp, 'root.index');
-    const env = { signal, env: { GIT_INDEX_FILE: rootIndex } };
-    const empty = new Set([EMPTY_TREE_SHA1, EMPTY_TREE_SHA256]);
-    for (const [prefix, tree] of o.trees) {
-      if (!empty.has(tree)) await run(cwd, ['read-tree', `--prefix=${prefix}`, tree], env);
-    }
-    const blobs: Array<[string, string]> = [['meta.json', metaBlob!], ['restore.json', restoreBlob!], ...o.blobs];
-    await inChunks(blobs.map(([p, sha]) => `100644,${sha},${p}`), (chunk) => run(cwd, ['update-index', '--add', ...chunk.flatMap((c) => ['--cacheinfo', c])], env));
-    const tree = (await run(cwd, ['write-tree'], env)).stdout.trim();
+    // The small entries go through a private index; the big trees (files/, index/) are added to the root tree
+    // directly (reading 5,000 entries into an index just to write them out again costs more than the rest).
+    const miscIndex = path.join(tmp, 'misc.index');
+    const env = { signal, env: { GIT_INDEX_FILE: miscIndex } };
+    const blobs: Array<[string, string, string]> = [['meta.json', metaBlob!, '100644'], ['restore.json', restoreBlob!, '100644'], ...o.blobs];
+    await inChunks(blobs.map(([p, sha, mode]) => `${mode},${sha},${p}`), (chunk) => run(cwd, ['update-index', '--add', ...chunk.flatMap((c) => ['--cacheinfo', c])], env));
+    const misc = (await run(cwd, ['write-tree'], env)).stdout.trim();
+    const tree = await addToTree(run, cwd, tmp, misc, o.trees, signal);
     const message = path.join(tmp, 'message');
     await fs.promises.writeFile(message, `grove ${meta.kind}: ${meta.reason}\n\n${metaJson}\n`);
     const seconds = Math.floor(meta.createdAt / 1000);
@@ -802,8 +803,10 @@ export class Snapshots {
           const file = await unpackBlob(run, commonDir, tmp, data.index!, signal);
           await fs.promises.copyFile(file, where.indexFile);
         });
-        await run(wtPath, ['checkout-index', '--all', '--force', '-u'], { signal });
+      } else if (data.indexTree) {
+        await run(wtPath, ['read-tree', data.indexTree], { signal });
       }
+      if (data.index || data.indexTree) await run(wtPath, ['checkout-index', '--all', '--force', '-u'], { signal });
 
       await this.onStep('files');
       for (const rel of data.deleted) await removeFile(wtPath, rel);
@@ -911,7 +914,13 @@ export class Snapshots {
       await withTemp(async (tmp) => {
         await this.onStep('index');
         const newIndex = path.join(tmp, 'index');
-        if (data.index) await fs.promises.copyFile(await unpackBlob(run, commonDir, tmp, data.index, signal), newIndex);
+        if (data.index) {
+          await fs.promises.copyFile(await unpackBlob(run, commonDir, tmp, data.index, signal), newIndex);
+        } else if (data.indexTree) {
+          // From the current index, so that entries that stay the same keep their stat data (`git status` stays fast).
+          await copyIfExists(indexFile, newIndex);
+          await run(top, ['read-tree', '--reset', data.indexTree], { signal, env: { GIT_INDEX_FILE: newIndex } });
+        }
 
         await this.onStep('files');
         // What differs between the two recorded trees, plus every changed/untracked/ignored file on either side.
@@ -969,7 +978,7 @@ export class Snapshots {
         await writeState(run, commonDir, gitDir, notGrove(data.state), notGrove(from.data.state), undefined, signal);
 
         // The index last: rename the lock over it, as git does.
-        if (data.index) {
+        if (data.index || data.indexTree) {
           await handle.writeFile(await fs.promises.readFile(newIndex));
           await handle.close();
           await fs.promises.rename(lock, indexFile);
@@ -1218,20 +1227,42 @@ async function existingCommits(run: Run, cwd: string, shas: string[], signal?: A
 }
 
 interface StageEntry {
+  /** `ls-files -v` tag: H cached, S skip-worktree, M unmerged, lowercase assume-unchanged ('' without -v). */
+  tag: string;
   mode: string;
   sha: string;
   stage: number;
   path: string;
 }
 
-/** `ls-files --stage -z`: `<mode> <sha> <stage>\t<path>\0`. */
+/** `ls-files --stage [-v] -z`: `[<tag> ]<mode> <sha> <stage>\t<path>\0`. */
 function parseStage(stdout: string): StageEntry[] {
   const out: StageEntry[] = [];
   for (const rec of stdout.split('\0')) {
-    const m = /^(\d+) ([0-9a-f]+) (\d)\t([\s\S]*)$/.exec(rec);
-    if (m) out.push({ mode: m[1]!, sha: m[2]!, stage: Number(m[3]), path: m[4]! });
+    const m = /^(?:([A-Za-z?]) )?(\d+) ([0-9a-f]+) (\d)\t([\s\S]*)$/.exec(rec);
+    if (m) out.push({ tag: m[1] ?? '', mode: m[2]!, sha: m[3]!, stage: Number(m[4]), path: m[5]! });
   }
   return out;
+}
+
+/**
+ * A tree with `base`'s entries plus `add` (name → tree) at its top level, written by us: git's tree format is
+ * `<octal mode> <name>\0<binary id>` per entry, sorted by name with folders compared as `name/`.
+ */
+async function addToTree(run: Run, cwd: string, tmp: string, base: string, add: Array<[string, string]>, signal?: AbortSignal): Promise<string> {
+  const empty = new Set([EMPTY_TREE_SHA1, EMPTY_TREE_SHA256]);
+  const extra = add.filter(([, sha]) => !empty.has(sha));
+  if (!extra.length) return base;
+  const listed = (await run(cwd, ['ls-tree', '-z', base], { signal })).stdout.split('\0').filter(Boolean).map((rec) => {
+    const m = /^(\d+) (\w+) ([0-9a-f]+)\t([\s\S]*)$/.exec(rec)!;
+    return { mode: m[1]!.replace(/^0+/, ''), tree: m[2] === 'tree', sha: m[3]!, name: m[4]! };
+  });
+  const entries = [...listed.filter((e) => !extra.some(([n]) => n === e.name)), ...extra.map(([name, sha]) => ({ mode: '40000', tree: true, sha, name }))];
+  const key = (e: { name: string; tree: boolean }) => Buffer.from(e.tree ? `${e.name}/` : e.name, 'utf8');
+  entries.sort((a, b) => Buffer.compare(key(a), key(b)));
+  const file = path.join(tmp, 'root.tree');
+  await fs.promises.writeFile(file, Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`, 'utf8'), Buffer.from(e.sha, 'hex')])));
+  return (await run(cwd, ['hash-object', '-t', 'tree', '-w', '--', file], { signal })).stdout.trim();
 }
 
 interface StatusSummary {
@@ -1241,11 +1272,13 @@ interface StatusSummary {
   untracked: string[];
   submodules: string[];
   nested: string[];
+  /** Some entry is intent-to-add (`git add -N`). */
+  intentToAdd: boolean;
 }
 
 /** `status --porcelain=v2 -z --no-renames`. */
 function parseStatus(stdout: string): StatusSummary {
-  const s: StatusSummary = { candidates: [], unmerged: new Set(), untracked: [], submodules: [], nested: [] };
+  const s: StatusSummary = { candidates: [], unmerged: new Set(), untracked: [], submodules: [], nested: [], intentToAdd: false };
   for (const rec of stdout.split('\0')) {
     if (rec.startsWith('1 ')) {
       const f = splitFields(rec, 9);
@@ -1254,6 +1287,7 @@ function parseStatus(stdout: string): StatusSummary {
         if (xy !== '..') s.submodules.push(p);
         continue;
       }
+      if (xy === '.A') s.intentToAdd = true;
       if (xy[1] !== '.') s.candidates.push(p);
     } else if (rec.startsWith('u ')) {
       const f = splitFields(rec, 11);
@@ -1393,6 +1427,12 @@ async function applyCleanPerms(run: Run, top: string, data: RestoreData, signal?
   if (!data.perms || isWindows) return;
   const dirty = new Set([...data.dirty.map((d) => d.path), ...data.deleted]);
   const exceptions = new Map(data.perms.exceptions);
+  // checkout-index wrote 0666/0777 less the umask: when those are the recorded usual bits, only the exceptions differ.
+  const umask = process.umask();
+  if (data.perms.file === (0o666 & ~umask) && data.perms.exec === (0o777 & ~umask)) {
+    for (const [rel, perm] of data.perms.exceptions) if (!dirty.has(rel)) await chmodIfNeeded(path.join(top, ...rel.split('/')), perm);
+    return;
+  }
   const listed = parseStage((await run(top, ['ls-files', '--stage', '-z'], { signal })).stdout).filter((e) => e.stage === 0 && (e.mode === '100644' || e.mode === '100755'));
   for (let i = 0; i < listed.length; i++) {
     const e = listed[i]!;
@@ -1422,31 +1462,39 @@ async function unpackBlob(run: Run, commonDir: string, dir: string, blob: string
   return path.join(dir, stdout.trim());
 }
 
-/** Writes changed/untracked/ignored files with their exact bytes and permission bits (4 at a time). */
+/**
+ * Writes changed/untracked/ignored files with their exact bytes and permission bits. Files whose bytes git would
+ * not convert on checkout (no `text`/`eol`/`filter`/`ident`/`working-tree-encoding` attribute, no
+ * `core.autocrlf=true`) and symbolic links go through one `checkout-index` from a private index; the others are
+ * unpacked one by one with no filter at all (`unpack-file`, 4 at a time).
+ */
 async function writeDirty(run: Run, commonDir: string, top: string, files: DirtyFile[], signal?: AbortSignal): Promise<void> {
   if (!files.length) return;
+  for (const d of files) {
+    const stat = await lstatOrUndefined(path.join(top, ...d.path.split('/')));
+    if (stat?.isDirectory()) throw new GitError(`${d.path} is a folder now; it would have to be deleted to restore the file. Nothing was changed there.`, { code: 'DirtyWorkTree' });
+  }
+  const safe = await conversionFree(run, top, files.filter((d) => !d.link && !d.raw).map((d) => d.path), signal);
+  const viaCheckout = files.filter((d) => d.link || safe.has(d.path));
+  const viaUnpack = files.filter((d) => !d.link && !safe.has(d.path));
   await withTemp(async (tmp) => {
+    if (viaCheckout.length) {
+      const index = path.join(tmp, 'dirty.index');
+      const env = { signal, env: { GIT_INDEX_FILE: index } };
+      const mode = (d: DirtyFile) => (d.link ? '120000' : (d.perm ?? 0) & 0o100 ? '100755' : '100644');
+      await inChunks(viaCheckout.map((d) => `${mode(d)},${d.blob},${d.path}`), (chunk) => run(top, ['update-index', '--add', ...chunk.flatMap((c) => ['--cacheinfo', c])], env));
+      await inChunks(viaCheckout.map((d) => d.path), (chunk) => run(top, ['checkout-index', '--force', '--', ...chunk], env));
+      if (!isWindows) for (const d of viaCheckout) if (!d.link && d.perm !== undefined) await fs.promises.chmod(path.join(top, ...d.path.split('/')), d.perm);
+    }
     let next = 0;
     const worker = async () => {
-      while (next < files.length) {
+      while (next < viaUnpack.length) {
         throwIfAborted(signal);
-        const d = files[next++]!;
+        const d = viaUnpack[next++]!;
         const dest = path.join(top, ...d.path.split('/'));
         const unpacked = await unpackBlob(run, commonDir, tmp, d.raw ?? d.blob, signal);
         await fs.promises.mkdir(path.dirname(dest), { recursive: true });
         await removeFile(top, d.path, false);
-        if (d.link) {
-          const target = await fs.promises.readFile(unpacked, 'utf8');
-          await fs.promises.rm(unpacked, { force: true });
-          try {
-            await fs.promises.symlink(target, dest);
-          } catch (err) {
-            // Windows without the symlink privilege: git's own fallback (core.symlinks=false) is a file holding the target.
-            if (!isWindows) throw err;
-            await fs.promises.writeFile(dest, target);
-          }
-          continue;
-        }
         try {
           await fs.promises.rename(unpacked, dest);
         } catch (err) {
@@ -1457,8 +1505,29 @@ async function writeDirty(run: Run, commonDir: string, top: string, files: Dirty
         if (!isWindows && d.perm !== undefined) await fs.promises.chmod(dest, d.perm);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(4, viaUnpack.length) }, worker));
   });
+}
+
+/** Attributes that make checkout change a blob's bytes. */
+const CONVERTING_ATTRIBUTES = ['text', 'crlf', 'eol', 'filter', 'ident', 'working-tree-encoding'];
+
+/** The paths among `paths` whose blob checkout would write unchanged (see {@link writeDirty}). */
+async function conversionFree(run: Run, top: string, paths: string[], signal?: AbortSignal): Promise<Set<string>> {
+  const safe = new Set<string>();
+  if (!paths.length || paths.some((p) => p === '.gitattributes' || p.endsWith('/.gitattributes'))) return safe;
+  const autocrlf = (await run(top, ['config', '--type=bool', '--get', 'core.autocrlf'], { signal, okExitCodes: [1, 128] })).stdout.trim();
+  if (autocrlf === 'true') return safe;
+  const unsafe = new Set<string>();
+  await inChunks(paths, async (chunk) => {
+    const fields = (await run(top, ['check-attr', '-z', ...CONVERTING_ATTRIBUTES, '--', ...chunk], { signal })).stdout.split('\0');
+    for (let i = 0; i + 2 < fields.length; i += 3) {
+      const [p, attr, value] = [fields[i]!, fields[i + 1]!, fields[i + 2]!];
+      if (value !== 'unspecified' && !((attr === 'text' || attr === 'crlf') && value === 'unset')) unsafe.add(p);
+    }
+  });
+  for (const p of paths) if (!unsafe.has(p)) safe.add(p);
+  return safe;
 }
 
 /** Deletes a file or link of the worktree (never a folder), then (by default) the folders it leaves empty. */

@@ -134,6 +134,7 @@ describe('snapshots', function () {
       const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force', instanceId: 'inst-1', title: 'Task one', ignored });
       assert.deepEqual(fingerprint(wt), before);
       assert.deepEqual(fs.readFileSync(indexPath), indexBytes);
+      assert.equal(gitStatus(root, 'fsck', '--strict', '--no-dangling', '--no-progress'), 0, 'every object Grove wrote is well-formed');
       assert.equal(userState(root), state);
       assert.equal(meta.kind, 'worktree');
       assert.equal(meta.branch, 'grove/task');
@@ -323,6 +324,54 @@ describe('snapshots', function () {
     });
   });
 
+  describe('exactness in the corners', () => {
+    for (const autocrlf of ['true', 'false']) {
+      it(`line-ending conversion (eol=crlf, core.autocrlf=${autocrlf}): the exact bytes come back, not git's normalised ones`, async () => {
+        const root = repos.create({ files: { '.gitattributes': '*.txt text eol=crlf\n', 'a.txt': 'one\ntwo\n', 'b.txt': 'clean\n', 'm.md': 'md\n' } });
+        git(root, 'config', 'core.autocrlf', autocrlf);
+        const wt = path.join(path.dirname(root), 'wt-eol');
+        git(root, 'worktree', 'add', '-q', '-b', 'grove/eol', wt, 'main');
+        assert.equal(fs.readFileSync(path.join(wt, 'b.txt'), 'utf8'), 'clean\r\n', 'checked out with CRLF');
+        fs.writeFileSync(path.join(wt, 'a.txt'), 'one\ntwo\r\nthree\n'); // mixed endings: not what a checkout would write
+        fs.writeFileSync(path.join(wt, 'new.txt'), 'lf only\n');
+        fs.writeFileSync(path.join(wt, 'm.md'), 'mixed\r\nendings\n'); // no attribute: stored as is
+        const before = fingerprint(wt);
+        const snaps = new Snapshots(client());
+        const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force' });
+        assert.equal(git(root, 'cat-file', 'blob', `${meta.filesTree}:a.txt`), 'one\ntwo\nthree', 'files/ holds what git add would store');
+        git(root, 'worktree', 'remove', '--force', wt);
+        git(root, 'branch', '-D', 'grove/eol');
+        await snaps.restore(root, meta.id);
+        assert.deepEqual(fingerprint(wt), before);
+        assert.equal(fs.readFileSync(path.join(wt, 'a.txt'), 'utf8'), 'one\ntwo\r\nthree\n');
+      });
+    }
+
+    it('type changes: a tracked file replaced by a folder, a file replaced by a link, a link to a folder', async function () {
+      if (!posix) this.skip();
+      const root = repos.create({ files: { 'x': 'was a file\n', 'y.txt': 'y\n', 'dir/z.txt': 'z\n' } });
+      const wt = path.join(path.dirname(root), 'wt-types');
+      git(root, 'worktree', 'add', '-q', '-b', 'grove/t', wt, 'main');
+      fs.rmSync(path.join(wt, 'x'));
+      writeFiles(wt, { 'x/inside.txt': 'now a folder\n' });
+      fs.rmSync(path.join(wt, 'y.txt'));
+      fs.symlinkSync('dir', path.join(wt, 'y.txt'));
+      fs.symlinkSync('dir', path.join(wt, 'dirlink'));
+      const before = fingerprint(wt);
+      const snaps = new Snapshots(client());
+      const cp = await snaps.checkpoint(wt, { instanceId: 'types', turn: 0 });
+      const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force' });
+      git(root, 'worktree', 'remove', '--force', wt);
+      await snaps.restore(root, meta.id);
+      assert.deepEqual(fingerprint(wt), before);
+      // In place, from a plain checkout back to the typed state.
+      git(wt, 'reset', '-q', '--hard');
+      git(wt, 'clean', '-q', '-fd');
+      await snaps.revertTo(wt, cp.id);
+      assert.deepEqual(fingerprint(wt), before);
+    });
+  });
+
   describe('restore: where and on which branch', () => {
     it('an occupied path gives a free sibling; a branch moved elsewhere is refused, or restored renamed or detached', async () => {
       const root = repos.create();
@@ -456,6 +505,12 @@ describe('snapshots', function () {
       });
       assert.deepEqual(fingerprint(wt), now);
       assert.ok(!fs.existsSync(`${git(wt, 'rev-parse', '--path-format=absolute', '--git-path', 'index')}.lock`));
+      fail = false;
+      await snaps.revertTo(wt, cp0.id);
+      assert.equal(git(wt, 'status', '--porcelain'), '');
+      assert.equal(git(wt, 'rev-parse', 'HEAD'), git(root, 'rev-parse', 'main'));
+      assert.doesNotMatch(git(wt, 'ls-files', '--debug'), /mtime: 0:0/, 'the index keeps stat data (status stays fast)');
+      assert.equal(gitStatus(root, 'fsck', '--strict', '--no-dangling', '--no-progress'), 0);
     });
 
     it('a start checkpoint bounds the turn (edits made between turns are not the agent\'s)', async () => {
