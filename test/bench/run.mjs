@@ -51,6 +51,17 @@ await run(process.execPath, [path.join(outDir, 'dispatchBench.js'), dispatchJson
 const dispatchSeconds = (Date.now() - t) / 1000;
 const dispatch = JSON.parse(fs.readFileSync(dispatchJson, 'utf8'));
 
+// ---- 1b. snapshots (issue 13): recording and restoring a 5,000-file worktree --------------------------------------
+log('bundling test/bench/snapshotBench.ts');
+await esbuild.build({
+  entryPoints: ['test/bench/snapshotBench.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'snapshotBench.js'), logLevel: 'warning',
+});
+const snapshotJson = path.join(outDir, 'snapshot.json');
+log('snapshot benchmark (5,000-file worktree)…');
+await run(process.execPath, [path.join(outDir, 'snapshotBench.js'), snapshotJson], { stdio: ['ignore', 'inherit', 'inherit'] });
+const snap = JSON.parse(fs.readFileSync(snapshotJson, 'utf8'));
+
 // ---- 2. bundle size: a production build identical to `node esbuild.mjs --production`'s extension build ------------
 // Built into out/bench/prod/ rather than dist/, so a bench never replaces the dev build other work relies on.
 log('production bundle');
@@ -141,6 +152,25 @@ if (r1.a.groveGit) {
   L(`Where Grove's extra time goes: git processes. To create ${dispatch.tasks} worktrees (a) Grove ran ${gitTotal(r1.a.groveGit)} git commands (${(gitTotal(r1.a.groveGit) / dispatch.tasks).toFixed(1)} per worktree: ${hist(r1.a.groveGit)}) against ${dispatch.tasks} for the raw loop; from dispatch to all agents started (b), ${gitTotal(r1.b.grove.gitCommands)} (${hist(r1.b.grove.gitCommands)}), the \`worktree lock\` of each started agent included. Five of them per worktree (\`for-each-ref\`, \`check-ref-format\`, \`worktree add\`, 2 × \`config\`) run inside the per-repository mutation queue, so they serialise; idle, each costs a few ms, but while CLIs start on the same 2 cores every process spawn is slow.`);
   L();
   if (r1.b.grove.gitCommands?.status) L(`**Finding for the product (not fixed here):** the \`status\` and \`rev-list\` runs in (b) come from locking each started agent's worktree: \`BackgroundAgents\` → \`WorktreeManager.lock()\` → \`find()\` → \`list()\`, which runs \`git status --untracked-files=all\`, a \`rev-list --left-right --count\` and \`config --get\`s for *every* worktree of the repository, for each agent started — O(N²) full status walks of the 5,000-file checkouts while the fleet starts (${r1.b.grove.gitCommands.status} \`status\` runs for ${dispatch.tasks} agents here, growing quadratically with N), and the \`worktree lock\` itself then queues behind/among the remaining \`worktree add\`s. Resolving the worktree for lock/unlock from \`git worktree list --porcelain\` alone would remove them (and with them CPU load and time in the mutation queue while a fleet starts).`);
+  L();
+}
+{
+  const m = snap.medians;
+  const per = (k, f) => snap.runs.map((r) => f(r[k])).join('; ');
+  L(`## Snapshots of a ${snap.files.toLocaleString('en-US')}-file worktree (issue 13)`);
+  L();
+  L(`test/bench/snapshotBench.ts: the generated repository of the dispatch benchmark (packed), a linked worktree with ${snap.changed} changed files, ${snap.untracked} untracked files and an edited ignored \`.env\`; ${snap.reps} repetitions, each with new content in the changed files. Growth is the bytes of the object files a snapshot adds to \`.git/objects\` (loose, zlib-compressed; \`git gc\` packs them smaller). Restore runs right after \`git worktree remove --force\` and alternates with a raw \`git worktree add\` of the same commit: both write the ${snap.files.toLocaleString('en-US')} files, which dominates on this shared disk.`);
+  L();
+  L('| measure | median | per run |');
+  L('|---|---|---|');
+  L(`| \`snapshotWorktree\` (ignored = \`listIgnoredWork\`) | **${ms(m.snapshotMs)}** | ${per('snapshotMs', ms)} |`);
+  L(`| repository growth per snapshot | **${kib(m.growthBytes)}** (${m.growthObjects} objects) | ${per('growthBytes', kib)} |`);
+  L(`| \`listIgnoredWork\` | ${ms(m.listIgnoredMs)} | ${per('listIgnoredMs', ms)} |`);
+  L(`| for scale: \`git status --porcelain=v2 --untracked-files=all\` | ${ms(m.statusMs)} | ${per('statusMs', ms)} |`);
+  L(`| \`restore\` of the removed worktree (branch, index, files, \`.env\`) | **${ms(m.restoreMs)}** | ${per('restoreMs', ms)} |`);
+  L(`| for scale: raw \`git worktree add\` of the same commit | ${ms(m.rawAddMs)} | ${per('rawAddMs', ms)} |`);
+  L(`| \`checkpoint\` right after (nothing changed since the snapshot: only its metadata is new) | ${ms(m.checkpointMs)}, ${kib(m.checkpointGrowthBytes)} | ${per('checkpointMs', ms)} |`);
+  L(`| \`revertTo\` that checkpoint after ${snap.changed} files changed (records the undo first) | ${ms(m.revertMs)} | ${per('revertMs', ms)} |`);
   L();
 }
 L('## Extension activation');

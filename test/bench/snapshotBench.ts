@@ -98,8 +98,10 @@ async function main(): Promise<void> {
     git(repo, 'worktree', 'add', '-q', '-b', 'grove/task', wt, 'main');
     fs.mkdirSync(path.join(wt, 'node_modules', 'pkg'), { recursive: true });
     fs.writeFileSync(path.join(wt, 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
-    const client = new GitClient();
-    const snaps = new Snapshots(client);
+    // BENCH_TRACE=1: every git call Grove makes, with a timestamp, on stderr.
+    const trace = process.env.BENCH_TRACE ? (m: string) => process.stderr.write(`${now().toFixed(0).padStart(8)} ${m.slice(0, 160)}\n`) : () => undefined;
+    const client = new GitClient({ logger: { trace() {}, info: trace, warn: trace, error: (m) => trace(String(m)) } });
+    const snaps = new Snapshots(client, { logger: { trace() {}, info: trace, warn: trace, error: (m) => trace(String(m)) } });
     const reps: Array<Record<string, number>> = [];
     for (let rep = 1; rep <= REPS; rep++) {
       dirty(wt, changed, rep);

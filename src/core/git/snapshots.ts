@@ -550,35 +550,82 @@ export class Snapshots {
       }
       throwIfAborted(signal);
 
+      // 4-7 are independent of each other: run them together.
       // 4. Permission bits of the clean tracked files (the exceptions to the usual two).
-      const perms = isWindows ? undefined : await cleanPerms(top, [...stage0.values()].filter((e) => !dirty.has(e.path) && !deleted.has(e.path)));
+      const permsStep = isWindows ? Promise.resolve(undefined) : cleanPerms(top, [...stage0.values()].filter((e) => !dirty.has(e.path) && !deleted.has(e.path)));
 
       // 5. Blobs of the changed files: as git would store them, and their exact bytes.
-      const regular = [...dirty.values()].filter((d) => !d.link);
-      const links = [...dirty.values()].filter((d) => d.link);
-      const hashed = await this.hashDisk(run, top, regular.map((d) => d.path), signal);
-      for (const d of regular) {
-        const h = hashed.get(d.path);
-        if (!h) {
-          dirty.delete(d.path);
-          if (inIndex.has(d.path)) deleted.add(d.path);
-          continue;
+      const blobsStep = (async () => {
+        const regular = [...dirty.values()].filter((d) => !d.link);
+        const links = [...dirty.values()].filter((d) => d.link);
+        const hashed = await this.hashDisk(run, top, regular.map((d) => d.path), signal);
+        for (const d of regular) {
+          const h = hashed.get(d.path);
+          if (!h) {
+            dirty.delete(d.path);
+            if (inIndex.has(d.path)) deleted.add(d.path);
+            continue;
+          }
+          d.blob = h.blob;
+          if (h.raw !== h.blob) d.raw = h.raw;
         }
-        d.blob = h.blob;
-        if (h.raw !== h.blob) d.raw = h.raw;
-      }
-      if (links.length) {
-        const files: string[] = [];
-        for (const [i, d] of links.entries()) {
-          const file = path.join(tmp, `link-${i}`);
-          await fs.promises.writeFile(file, await fs.promises.readlink(path.join(top, ...d.path.split('/'))));
-          files.push(file);
+        if (links.length) {
+          const files: string[] = [];
+          for (const [i, d] of links.entries()) {
+            const file = path.join(tmp, `link-${i}`);
+            await fs.promises.writeFile(file, await fs.promises.readlink(path.join(top, ...d.path.split('/'))));
+            files.push(file);
+          }
+          const shas = await hashFiles(run, top, files, true, signal);
+          links.forEach((d, i) => (d.blob = shas[i]!));
         }
-        const shas = await hashFiles(run, top, files, true, signal);
-        links.forEach((d, i) => (d.blob = shas[i]!));
-      }
+      })();
 
-      // 6. The worktree as on disk: the index with the changes applied.
+      // 6. The index: its stage-0 tree, and the other stages of a conflict.
+      const indexStep = (async () => {
+        if (!hasIndex) return undefined;
+        const stage0Index = path.join(tmp, 'stage0.index');
+        await fs.promises.copyFile(rawIndex, stage0Index);
+        if (st.unmerged.size) await inChunks([...st.unmerged], (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(stage0Index)));
+        return (await run(top, ['write-tree'], withIndex(stage0Index))).stdout.trim();
+      })();
+      const stageBlobs: Array<[string, string, string]> = entries.filter((e) => e.stage > 0).map((e) => [`stages/${e.stage}/${e.path}`, e.sha, e.mode]);
+
+      // 7. The operation in progress and Grove's metadata, from the worktree's git dir; the commits they name.
+      const stateStep = (async () => {
+        const stateFiles = await listStateFiles(gitDir, gitDir !== commonDir);
+        const stateShas = await hashFiles(run, top, [...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(keepRawIndex ? [rawIndex] : [])], true, signal);
+        const state = stateFiles.map((f, i) => ({ path: f, blob: stateShas[i]! }));
+        const indexBlob = keepRawIndex ? stateShas[stateFiles.length] : undefined;
+        const refs: Record<string, string> = {};
+        if (branch && head) refs[`refs/heads/${branch}`] = head;
+        let rebasing: string | undefined;
+        for (const dir of ['rebase-merge', 'rebase-apply']) {
+          const headName = (await readText(path.join(gitDir, dir, 'head-name')))?.trim();
+          if (headName?.startsWith('refs/heads/')) {
+            rebasing = headName.slice('refs/heads/'.length);
+            const tip = await revParse(run, top, headName, signal);
+            if (tip) refs[headName] = tip;
+          }
+        }
+        const mentioned = new Set<string>();
+        for (const f of stateFiles) {
+          if (f === GROVE_METADATA || f === 'config.worktree') continue;
+          const text = (await readText(path.join(gitDir, ...f.split('/')))) ?? '';
+          for (const m of text.matchAll(/\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b/g)) mentioned.add(m[0]);
+        }
+        const [named, config] = await Promise.all([
+          existingCommits(run, top, [...mentioned], signal),
+          branchConfig(run, top, unique([branch, rebasing]), signal),
+        ]);
+        return { stateFiles, state, indexBlob, refs, rebasing, named, config };
+      })();
+
+      const [perms, , indexTree, { stateFiles, state, indexBlob, refs, rebasing, named, config }] = await Promise.all([permsStep, blobsStep, indexStep, stateStep]);
+      const syncState = detectSyncState(stateFiles);
+      const parents = unique([head, ...Object.values(refs), ...named]);
+
+      // 8. The worktree as on disk: the index with the changes applied.
       const removals = [...deleted, ...[...st.unmerged].filter((p) => !dirty.has(p))];
       await inChunks(removals, (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(workIndex)));
       const modeOf = (d: DirtyFile) => (d.link ? '120000' : isWindows ? (stage0.get(d.path)?.mode === '100755' ? '100755' : '100644') : (d.perm ?? 0) & 0o100 ? '100755' : '100644');
@@ -586,43 +633,6 @@ export class Snapshots {
         run(top, ['update-index', '--add', '--replace', ...chunk.flatMap((c) => ['--cacheinfo', c])], withIndex(workIndex)));
       const filesTree = (await run(top, ['write-tree'], withIndex(workIndex))).stdout.trim();
 
-      // 7. The index: its stage-0 tree, and the other stages of a conflict.
-      let indexTree: string | undefined;
-      const stageBlobs: Array<[string, string, string]> = [];
-      if (hasIndex) {
-        const stage0Index = path.join(tmp, 'stage0.index');
-        await fs.promises.copyFile(rawIndex, stage0Index);
-        if (st.unmerged.size) await inChunks([...st.unmerged], (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(stage0Index)));
-        indexTree = (await run(top, ['write-tree'], withIndex(stage0Index))).stdout.trim();
-        for (const e of entries) if (e.stage > 0) stageBlobs.push([`stages/${e.stage}/${e.path}`, e.sha, e.mode]);
-      }
-
-      // 8. The operation in progress and Grove's metadata, from the worktree's git dir.
-      const stateFiles = await listStateFiles(gitDir, gitDir !== commonDir);
-      const stateShas = await hashFiles(run, top, [...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(keepRawIndex ? [rawIndex] : [])], true, signal);
-      const state = stateFiles.map((f, i) => ({ path: f, blob: stateShas[i]! }));
-      const indexBlob = keepRawIndex ? stateShas[stateFiles.length] : undefined;
-      const syncState = detectSyncState(stateFiles);
-      const refs: Record<string, string> = {};
-      if (branch && head) refs[`refs/heads/${branch}`] = head;
-      let rebasing: string | undefined;
-      for (const dir of ['rebase-merge', 'rebase-apply']) {
-        const headName = await readText(path.join(gitDir, dir, 'head-name'));
-        if (headName?.startsWith('refs/heads/')) {
-          rebasing = headName.trim().slice('refs/heads/'.length);
-          const tip = await revParse(run, top, headName.trim(), signal);
-          if (tip) refs[headName.trim()] = tip;
-        }
-      }
-      const mentioned = new Set<string>();
-      for (const f of stateFiles) {
-        if (f === GROVE_METADATA || f === 'config.worktree') continue;
-        const text = (await readText(path.join(gitDir, ...f.split('/')))) ?? '';
-        for (const m of text.matchAll(/\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b/g)) mentioned.add(m[0]);
-      }
-      const parents = unique([head, ...Object.values(refs), ...(await existingCommits(run, top, [...mentioned], signal))]);
-
-      const branches = unique([branch, rebasing]);
       const data: RestoreData = {
         version: 1,
         ...(indexBlob ? { index: indexBlob } : {}),
@@ -632,7 +642,7 @@ export class Snapshots {
         ...(perms ? { perms } : {}),
         state,
         refs,
-        branchConfig: await branchConfig(run, top, branches, signal),
+        branchConfig: config,
       };
       const id = o.ref.startsWith(SNAPSHOT_REF_PREFIX) ? o.ref.slice(SNAPSHOT_REF_PREFIX.length) : o.ref.slice(CHECKPOINT_REF_PREFIX.length);
       const meta: SnapshotMeta = {
@@ -754,7 +764,8 @@ export class Snapshots {
     if (wtPath !== recorded) notes.push(`${recorded} is occupied; restored at ${wtPath}.`);
 
     // Decide HEAD before changing anything.
-    const detach = o.detach || !meta.branch;
+    // A detached snapshot stays detached unless a branch name is given (then that branch is made at its commit).
+    const detach = o.detach || (!meta.branch && !o.branchName);
     const branch = detach ? undefined : (o.branchName ?? meta.branch!);
     let createBranch = false;
     if (branch) {
@@ -772,12 +783,13 @@ export class Snapshots {
       await this.onStep('worktree');
       // A rebase in progress also needs the branch it will update.
       for (const [ref, sha] of Object.entries(data.refs)) {
-        if (branch && ref === `refs/heads/${meta.branch}`) continue;
+        if (meta.branch && ref === `refs/heads/${meta.branch}`) continue;
         const now = await revParse(run, repoRoot, ref, signal);
         if (!now) {
           await run(repoRoot, ['update-ref', '-m', `grove: restore ${meta.id}`, ref, sha, ''], { signal });
           undo.push(() => run(repoRoot, ['update-ref', '-d', ref, sha], { okExitCodes: [1, 128] }));
-          notes.push(`Recreated ${ref.replace('refs/heads/', 'branch ')} at ${sha.slice(0, 12)}.`);
+          const name = ref.slice('refs/heads/'.length);
+          notes.push(`Recreated branch ${name} at ${sha.slice(0, 12)}.`, ...(await setBranchConfig(run, repoRoot, data.branchConfig, name, name, signal)));
         } else if (now !== sha) {
           notes.push(`${ref.replace('refs/heads/', 'Branch ')} has moved since the snapshot (now ${now.slice(0, 12)}, recorded ${sha.slice(0, 12)}).`);
         }
@@ -817,7 +829,7 @@ export class Snapshots {
       await writeState(run, commonDir, where.gitDir, data.state, [], branch !== meta.branch ? branch : undefined, signal);
 
       await this.onStep('config');
-      if (createBranch && branch) notes.push(...(await setBranchConfig(run, repoRoot, data.branchConfig, meta.branch!, branch, signal)));
+      if (createBranch && branch && meta.branch) notes.push(...(await setBranchConfig(run, repoRoot, data.branchConfig, meta.branch, branch, signal)));
       if (branch && branch !== meta.branch) notes.push(`Restored on branch ${branch} (recorded: ${meta.branch}).`);
       if (!branch && meta.branch) notes.push(`Restored with a detached HEAD at ${meta.head.slice(0, 12)} (recorded on branch ${meta.branch}).`);
       notes.push(...meta.notes);
@@ -859,8 +871,10 @@ export class Snapshots {
       } catch (e) {
         this.logger.error(`snapshots: could not put back ${undoRef}: ${e instanceof Error ? e.message : String(e)}`);
       }
-      if (err instanceof GitError) throw new GitError(err.message, { code: err.code, args: err.args, stderr: err.stderr, cause: err, details: { ...(err.details as object), undoId: current.meta.id } });
-      throw err;
+      // Typed, with the undo id: the surface can offer the recorded state even when putting it back failed too.
+      const details = { ...(err instanceof GitError && typeof err.details === 'object' ? (err.details as object) : {}), undoId: current.meta.id };
+      if (err instanceof GitError) throw new GitError(err.message, { code: err.code, args: err.args, stderr: err.stderr, cause: err, details });
+      throw new GitError(err instanceof Error ? err.message : String(err), { code: 'Unknown', cause: err, details });
     }
     return current.meta.id;
   }

@@ -309,6 +309,29 @@ describe('snapshots', function () {
       assert.equal(git(wt, 'log', '--format=%s', '-3'), 'two\none\nmain moves');
     });
 
+    it('a worktree removed in the middle of a rebase, its branch deleted: both come back, and the rebase goes on', async () => {
+      const root = repos.create({ files: { 'a.txt': 'base\n' } });
+      const wt = path.join(path.dirname(root), 'wt-rebase-gone');
+      git(root, 'worktree', 'add', '-q', '-b', 'grove/rg', wt, 'main');
+      git(root, 'config', 'branch.grove/rg.groveBase', 'main');
+      commit(wt, 'one', { 'a.txt': 'branch\n' });
+      commit(root, 'main moves', { 'a.txt': 'main\n' });
+      assert.notEqual(gitStatus(wt, 'rebase', 'main'), 0);
+      const during = fingerprint(wt);
+      const snaps = new Snapshots(client());
+      const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force' });
+      git(root, 'worktree', 'remove', '--force', wt);
+      git(root, 'branch', '-D', 'grove/rg');
+      gcNow(root);
+      const result = await snaps.restore(root, meta.id);
+      assert.ok(result.notes.some((n) => /Recreated branch grove\/rg/.test(n)), result.notes.join('\n'));
+      assert.deepEqual(fingerprint(wt), during);
+      writeFiles(wt, { 'a.txt': 'resolved\n' });
+      git(wt, 'add', 'a.txt');
+      assert.equal(gitStatus(wt, '-c', 'core.editor=true', 'rebase', '--continue'), 0);
+      assert.equal(git(wt, 'rev-parse', '--abbrev-ref', 'HEAD'), 'grove/rg');
+    });
+
     it('cleanup after merge (reset --hard, clean -fdx): restored in place with its ignored files', async () => {
       const { root, wt } = richWorktree(repos);
       const before = fingerprint(wt, { exclude: noNodeModules });
@@ -500,7 +523,9 @@ describe('snapshots', function () {
       const now = fingerprint(wt);
       fail = true;
       await assert.rejects(snaps.revertTo(wt, cp0.id), (err: unknown) => {
-        assert.match(String(err), /boom/);
+        assert.ok(err instanceof GitError);
+        assert.match(err.message, /boom/);
+        assert.match((err.details as { undoId: string }).undoId, /^i2\/undo-/);
         return true;
       });
       assert.deepEqual(fingerprint(wt), now);
