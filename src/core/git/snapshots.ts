@@ -9,8 +9,10 @@
  *                   and against commits look like git's own)
  *   raw/            the exact bytes of changed/untracked/ignored files whose on-disk bytes differ from `files/`
  *                   (only with line-ending conversion or clean filters, e.g. `core.autocrlf`, LFS)
- *   index/0..3/     every blob the index references, by stage (a staged change, all three sides of a conflict)
- *   git/index       the raw index file, byte for byte (stages, intent-to-add and skip-worktree bits included)
+ *   index/          the index's stage-0 entries as a tree (a staged change that differs from the file is here)
+ *   stages/1..3/    the three sides of a conflict
+ *   git/index       the raw index file, byte for byte, only when a tree cannot say it all: conflict stages,
+ *                   intent-to-add, skip-worktree or assume-unchanged bits
  *   git/state/…     MERGE_HEAD, MERGE_MSG, rebase-merge/…, rebase-apply/…, sequencer/…, CHERRY_PICK_HEAD,
  *                   REVERT_HEAD, AUTO_MERGE, ORIG_HEAD, …, Grove's grove.json and config.worktree
  *   meta.json       {@link SnapshotMeta} (also the commit message body, so listing is one `for-each-ref`)
@@ -18,15 +20,18 @@
  * Its parents are the recorded HEAD, the recorded branch tips and every commit an in-progress merge/rebase/
  * cherry-pick names (MERGE_HEAD, onto, orig-head, autostash…), so `git gc` keeps them while the ref exists.
  * Ignored and staged blobs are kept by the tree. Identical content is stored once by git, so a snapshot of a
- * 5,000-file worktree with 20 changed files adds the 20 blobs, a few trees and one commit.
+ * 5,000-file worktree with 20 changed files adds the 20 blobs, the trees on their paths and one commit (about
+ * 32 KiB, 60 loose objects: docs/benchmarks.md). `files/` and `index/` are added to the root tree directly
+ * (its one level is written by us), never read into an index.
  *
  * Decisions:
  * - Capture touches nothing the user sees: it works on private copies of the index (`GIT_INDEX_FILE`) and only
  *   writes objects and one ref. Changed files are hashed twice (`hash-object` with and without filters); clean
  *   tracked files are not read at all (their index blob is reused).
  * - Restore writes clean tracked files with `checkout-index` (git's own conversion, exactly as they were checked
- *   out) and every changed, untracked or ignored file with its exact recorded bytes (`unpack-file`, no filters),
- *   permission bits included (`.env.local` at 0600 stays 0600; POSIX only — Windows has no such bits).
+ *   out) and every changed, untracked or ignored file with its exact recorded bytes, permission bits included
+ *   (`.env.local` at 0600 stays 0600; POSIX only — Windows has no such bits): through one `checkout-index` from a
+ *   private index when no attribute or `core.autocrlf` would convert them, else one by one with `unpack-file`.
  * - Snapshots are consistent per file, not atomic across files (like `git stash`): take them while no agent writes.
  * - Restore of a snapshot whose worktree still exists at its path (abort sync, rebase, cleanup after merge)
  *   restores it in place, after recording the current state as a new snapshot (returned as `undoId`). Otherwise it
@@ -51,11 +56,17 @@
  * - Checkpoints: `<instanceId>/<turn>` is the state at the end of turn `turn` (turn 0: before the first prompt),
  *   `<instanceId>/<turn>-start` the optional state at its start (when the user may have edited between turns),
  *   `<instanceId>/undo-<stamp>` the state a revert replaced. Nothing is ever committed on the agent's branch.
+ * - In-place restores (revertTo, restore over a live worktree) touch only the paths that differ, so unchanged files
+ *   keep their timestamps (no rebuild storm) and the index keeps its stat data. Ignored files are deleted only when
+ *   the target listed ignored files (`ignoredListed`) and did not skip them for size: a `.env.local` an agent
+ *   created goes, a `node_modules/` nobody listed is never touched. A path that is a folder now but a file in the
+ *   target is refused (GitError `DirtyWorkTree`) rather than deleted with whatever is inside.
  *
  * Not captured (listed in `notes`): submodule checkouts (their commit is in the index), nested repositories,
  * empty folders (git has no notion of them), owner/group and timestamps. Skip-worktree (sparse) files are
  * recorded from the index. File names that are not valid UTF-8 are not supported (GitClient decodes output as
- * UTF-8). A split index (`core.splitIndex`) is recorded as its raw file and may not be restorable.
+ * UTF-8). With `core.splitIndex`, a snapshot that needs the raw index file (conflicts, index bits) may not be
+ * restorable after its worktree is gone (the shared part lives in the worktree's git dir).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -267,7 +278,7 @@ export class Snapshots {
   // ---- recording ---------------------------------------------------------------------------------------------
 
   /**
-   * Records a worktree's full state: HEAD (branch or detached), the raw index (conflicts, intent-to-add), every
+   * Records a worktree's full state: HEAD (branch or detached), the index (conflicts, intent-to-add…), every
    * tracked and untracked file as on disk, the given ignored files up to the size limit, and an operation in
    * progress (merge, rebase, cherry-pick, revert). Changes nothing the user sees.
    */

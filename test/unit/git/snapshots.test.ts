@@ -164,6 +164,23 @@ describe('snapshots', function () {
       assert.ok(listed.every((m) => m.title === title));
     });
 
+    it('joins a caller\'s exclusive section (locked) without deadlock; a cancelled snapshot leaves no ref', async () => {
+      const { root, wt } = richWorktree(repos);
+      const git2 = client();
+      const snaps = new Snapshots(git2);
+      const meta = await git2.exclusive(root, async (locked) => {
+        const m = await snaps.snapshotWorktree(wt, { reason: 'remove --force', locked });
+        await locked.run(root, ['worktree', 'remove', '--force', wt]);
+        return m;
+      });
+      assert.ok(!fs.existsSync(wt));
+      assert.equal((await snaps.list(root)).length, 1);
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(snaps.snapshotWorktree(root, { reason: 'x', signal: ac.signal }), rejectsWith('Cancelled'));
+      assert.deepEqual((await snaps.list(root)).map((m) => m.id), [meta.id]);
+    });
+
     it('states the size limit and which ignored files it did not keep', async () => {
       const { root, wt } = richWorktree(repos);
       fs.writeFileSync(path.join(wt, 'big.log'), Buffer.alloc(4096, 7));
