@@ -159,7 +159,7 @@ if (r1.a.groveGit) {
   const per = (k, f) => snap.runs.map((r) => f(r[k])).join('; ');
   L(`## Snapshots of a ${snap.files.toLocaleString('en-US')}-file worktree (issue 13)`);
   L();
-  L(`test/bench/snapshotBench.ts: the generated repository of the dispatch benchmark (packed), a linked worktree with ${snap.changed} changed files, ${snap.untracked} untracked files and an edited ignored \`.env\`; ${snap.reps} repetitions, each with new content in the changed files. Growth is the bytes of the object files a snapshot adds to \`.git/objects\` (loose, zlib-compressed; \`git gc\` packs them smaller). Restore runs right after \`git worktree remove --force\` and alternates with a raw \`git worktree add\` of the same commit: both write the ${snap.files.toLocaleString('en-US')} files, which dominates on this shared disk.`);
+  L(`test/bench/snapshotBench.ts: a generated repository (${snap.files.toLocaleString('en-US')} small files in 10 × 10 folders, one commit, packed), a linked worktree with ${snap.changed} changed files, ${snap.untracked} untracked files and an edited ignored \`.env\`; ${snap.reps} repetitions, each with new content in the changed files. Growth is the bytes of the object files a snapshot adds to \`.git/objects\` (loose, zlib-compressed; \`git gc\` packs them smaller). Restore runs right after \`git worktree remove --force\` and alternates with a raw \`git worktree add\` of the same commit, each right after a worktree at its path was removed: both write the ${snap.files.toLocaleString('en-US')} files, which dominates on this shared disk. Run ${snap.at} UTC, load average at the end ${snap.loadAverage}.`);
   L();
   L('| measure | median | per run |');
   L('|---|---|---|');
@@ -168,6 +168,7 @@ if (r1.a.groveGit) {
   L(`| \`listIgnoredWork\` | ${ms(m.listIgnoredMs)} | ${per('listIgnoredMs', ms)} |`);
   L(`| for scale: \`git status --porcelain=v2 --untracked-files=all\` | ${ms(m.statusMs)} | ${per('statusMs', ms)} |`);
   L(`| \`restore\` of the removed worktree (branch, index, files, \`.env\`) | **${ms(m.restoreMs)}** | ${per('restoreMs', ms)} |`);
+  L(`| of which everything but the checkout of the ${snap.files.toLocaleString('en-US')} files | ${ms(m.restoreOtherMs)} | ${per('restoreOtherMs', ms)} |`);
   L(`| for scale: raw \`git worktree add\` of the same commit | ${ms(m.rawAddMs)} | ${per('rawAddMs', ms)} |`);
   L(`| \`checkpoint\` right after (nothing changed since the snapshot: only its metadata is new) | ${ms(m.checkpointMs)}, ${kib(m.checkpointGrowthBytes)} | ${per('checkpointMs', ms)} |`);
   L(`| \`revertTo\` that checkpoint after ${snap.changed} files changed (records the undo first) | ${ms(m.revertMs)} | ${per('revertMs', ms)} |`);

@@ -7,7 +7,8 @@
 //   - snapshotWorktree (ignored = listIgnoredWork, timed separately) and the repository growth it caused (bytes of
 //     the object files added to .git/objects, and how many objects);
 //   - restore after `git worktree remove --force` (recreates the worktree: 5,000 files checked out), alternating
-//     with a raw `git worktree add` of the same commit right after the same removal;
+//     with a raw `git worktree add` of the same commit, each timed right after a 5,000-file worktree at its path
+//     was removed;
 //   - checkpoint, then revertTo that checkpoint after the 20 files changed again (in place: only what differs);
 //   - for scale, `git status --porcelain=v2 --untracked-files=all` in the same worktree (what any snapshot must at
 //     least do).
@@ -98,8 +99,14 @@ async function main(): Promise<void> {
     git(repo, 'worktree', 'add', '-q', '-b', 'grove/task', wt, 'main');
     fs.mkdirSync(path.join(wt, 'node_modules', 'pkg'), { recursive: true });
     fs.writeFileSync(path.join(wt, 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
-    // BENCH_TRACE=1: every git call Grove makes, with a timestamp, on stderr.
-    const trace = process.env.BENCH_TRACE ? (m: string) => process.stderr.write(`${now().toFixed(0).padStart(8)} ${m.slice(0, 160)}\n`) : () => undefined;
+    // BENCH_TRACE=1: every git call Grove makes, with a timestamp, on stderr. Always: the time of the full checkout
+    // inside a restore (`checkout-index --all`, the part a raw `git worktree add` also pays).
+    let checkoutMs = 0;
+    const trace = (m: string) => {
+      const c = /^> git checkout-index --all .*\[(\d+)ms\]$/.exec(m);
+      if (c) checkoutMs += Number(c[1]);
+      if (process.env.BENCH_TRACE) process.stderr.write(`${now().toFixed(0).padStart(8)} ${m.slice(0, 160)}\n`);
+    };
     const client = new GitClient({ logger: { trace() {}, info: trace, warn: trace, error: (m) => trace(String(m)) } });
     const snaps = new Snapshots(client, { logger: { trace() {}, info: trace, warn: trace, error: (m) => trace(String(m)) } });
     const reps: Array<Record<string, number>> = [];
@@ -117,15 +124,24 @@ async function main(): Promise<void> {
       const snapshotMs = now() - t;
       const after = objectStore(repo);
       git(repo, 'worktree', 'remove', '--force', wt);
-      // Restore and a raw `git worktree add` of the same commit, in alternating order, each right after a removal.
-      const raw = path.join(root, 'wt', `raw-${rep}`);
+      // Restore and a raw `git worktree add` of the same commit, in alternating order, each timed right after a
+      // 5,000-file worktree at its own path was removed (re-creating a folder just deleted is slower on ext4 than a
+      // new one, and deleting 5,000 files leaves the disk busy: both sides must pay it alike).
+      const raw = path.join(root, 'wt', 'raw');
       let restoreMs = 0;
+      let restoreCheckoutMs = 0;
       let rawAddMs = 0;
       for (const side of rep % 2 ? ['grove', 'raw'] : ['raw', 'grove']) {
+        if (side === 'raw') {
+          git(repo, 'worktree', 'add', '-q', '--detach', raw, 'main');
+          git(repo, 'worktree', 'remove', '--force', raw);
+        }
         t = now();
         if (side === 'grove') {
+          checkoutMs = 0;
           await snaps.restore(repo, meta.id);
           restoreMs = now() - t;
+          restoreCheckoutMs = checkoutMs;
         } else {
           git(repo, 'worktree', 'add', '-q', '--detach', raw, 'main');
           rawAddMs = now() - t;
@@ -144,13 +160,16 @@ async function main(): Promise<void> {
       const revertMs = now() - t;
       reps.push({
         statusMs, listIgnoredMs, snapshotMs, growthBytes: after.bytes - before.bytes, growthObjects: after.loose - before.loose,
-        restoreMs, rawAddMs, checkpointMs, checkpointGrowthBytes: afterCp.bytes - beforeCp.bytes, checkpointGrowthObjects: afterCp.loose - beforeCp.loose, revertMs,
+        restoreMs, restoreCheckoutMs, restoreOtherMs: restoreMs - restoreCheckoutMs, rawAddMs, checkpointMs, checkpointGrowthBytes: afterCp.bytes - beforeCp.bytes, checkpointGrowthObjects: afterCp.loose - beforeCp.loose, revertMs,
       });
-      log(`rep ${rep}/${REPS}: snapshot ${snapshotMs.toFixed(0)} ms (+${((after.bytes - before.bytes) / 1024).toFixed(1)} KiB, ${after.loose - before.loose} objects), restore ${restoreMs.toFixed(0)} ms (raw worktree add ${rawAddMs.toFixed(0)} ms), checkpoint ${checkpointMs.toFixed(0)} ms, revert ${revertMs.toFixed(0)} ms`);
+      log(`rep ${rep}/${REPS}: snapshot ${snapshotMs.toFixed(0)} ms (+${((after.bytes - before.bytes) / 1024).toFixed(1)} KiB, ${after.loose - before.loose} objects), restore ${restoreMs.toFixed(0)} ms (its checkout ${restoreCheckoutMs.toFixed(0)} ms; raw worktree add ${rawAddMs.toFixed(0)} ms), checkpoint ${checkpointMs.toFixed(0)} ms, revert ${revertMs.toFixed(0)} ms`);
     }
     const keys = Object.keys(reps[0]!);
     const medians = Object.fromEntries(keys.map((k) => [k, median(reps.map((r) => r[k]!))]));
-    const result = { files: FILES, changed: CHANGED, untracked: 3, reps: reps.length, generateMs, medians, runs: reps, gitVersion: git(repo, '--version').trim() };
+    const result = {
+      files: FILES, changed: CHANGED, untracked: 3, reps: reps.length, generateMs, medians, runs: reps, gitVersion: git(repo, '--version').trim(),
+      loadAverage: os.loadavg().map((x) => x.toFixed(2)).join(', '), at: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    };
     if (out) fs.writeFileSync(out, JSON.stringify(result, null, 2));
     log(`medians: ${JSON.stringify(medians)}`);
   } finally {
