@@ -8,7 +8,7 @@
 //     the object files added to .git/objects, and how many objects);
 //   - restore after `git worktree remove --force` (recreates the worktree: 5,000 files checked out), alternating
 //     with a raw `git worktree add` of the same commit, each timed right after a 5,000-file worktree at its path
-//     was removed;
+//     was removed and `sync` ran;
 //   - checkpoint, then revertTo that checkpoint after the 20 files changed again (in place: only what differs);
 //   - for scale, `git status --porcelain=v2 --untracked-files=all` in the same worktree (what any snapshot must at
 //     least do).
@@ -49,6 +49,16 @@ function objectStore(repo: string): { loose: number; bytes: number } {
     }
   }
   return { loose, bytes };
+}
+
+/** Writes pending file-system work out (POSIX `sync`), so a timed step does not pay for the deletions before it. */
+function flush(): void {
+  if (process.platform === 'win32') return;
+  try {
+    execFileSync('sync', [], { stdio: 'ignore' });
+  } catch {
+    // no sync(1): measure as is
+  }
 }
 
 function median(xs: number[]): number {
@@ -100,10 +110,10 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(wt, 'node_modules', 'pkg'), { recursive: true });
     fs.writeFileSync(path.join(wt, 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
     // BENCH_TRACE=1: every git call Grove makes, with a timestamp, on stderr. Always: the time of the full checkout
-    // inside a restore (`checkout-index --all`, the part a raw `git worktree add` also pays).
+    // inside a restore (`read-tree --reset -u`, or `checkout-index --all`: the part a raw `git worktree add` also pays).
     let checkoutMs = 0;
     const trace = (m: string) => {
-      const c = /^> git checkout-index --all .*\[(\d+)ms\]$/.exec(m);
+      const c = /^> git (?:checkout-index --all|read-tree --reset -u) .*\[(\d+)ms\]$/.exec(m);
       if (c) checkoutMs += Number(c[1]);
       if (process.env.BENCH_TRACE) process.stderr.write(`${now().toFixed(0).padStart(8)} ${m.slice(0, 160)}\n`);
     };
@@ -125,8 +135,8 @@ async function main(): Promise<void> {
       const after = objectStore(repo);
       git(repo, 'worktree', 'remove', '--force', wt);
       // Restore and a raw `git worktree add` of the same commit, in alternating order, each timed right after a
-      // 5,000-file worktree at its own path was removed (re-creating a folder just deleted is slower on ext4 than a
-      // new one, and deleting 5,000 files leaves the disk busy: both sides must pay it alike).
+      // 5,000-file worktree at its own path was removed and the disk was flushed (deleting 5,000 files leaves the
+      // disk busy for seconds: whichever step came first would pay for it).
       const raw = path.join(root, 'wt', 'raw');
       let restoreMs = 0;
       let restoreCheckoutMs = 0;
@@ -136,6 +146,7 @@ async function main(): Promise<void> {
           git(repo, 'worktree', 'add', '-q', '--detach', raw, 'main');
           git(repo, 'worktree', 'remove', '--force', raw);
         }
+        flush();
         t = now();
         if (side === 'grove') {
           checkoutMs = 0;

@@ -826,10 +826,11 @@ export class Snapshots {
           const file = await unpackBlob(run, commonDir, tmp, data.index!, signal);
           await fs.promises.copyFile(file, where.indexFile);
         });
+        await run(wtPath, ['checkout-index', '--all', '--force', '-u'], { signal });
       } else if (data.indexTree) {
-        await run(wtPath, ['read-tree', data.indexTree], { signal });
+        // The same machinery (and cost) as the checkout of `git worktree add`; no hooks run.
+        await run(wtPath, ['read-tree', '--reset', '-u', data.indexTree], { signal });
       }
-      if (data.index || data.indexTree) await run(wtPath, ['checkout-index', '--all', '--force', '-u'], { signal });
 
       await this.onStep('files');
       for (const rel of data.deleted) await removeFile(wtPath, rel);
