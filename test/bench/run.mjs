@@ -51,6 +51,17 @@ await run(process.execPath, [path.join(outDir, 'dispatchBench.js'), dispatchJson
 const dispatchSeconds = (Date.now() - t) / 1000;
 const dispatch = JSON.parse(fs.readFileSync(dispatchJson, 'utf8'));
 
+// ---- 1b. snapshots (issue 13): recording and restoring a 5,000-file worktree --------------------------------------
+log('bundling test/bench/snapshotBench.ts');
+await esbuild.build({
+  entryPoints: ['test/bench/snapshotBench.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'snapshotBench.js'), logLevel: 'warning',
+});
+const snapshotJson = path.join(outDir, 'snapshot.json');
+log('snapshot benchmark (5,000-file worktree)…');
+await run(process.execPath, [path.join(outDir, 'snapshotBench.js'), snapshotJson], { stdio: ['ignore', 'inherit', 'inherit'] });
+const snap = JSON.parse(fs.readFileSync(snapshotJson, 'utf8'));
+
 // ---- 2. bundle size: a production build identical to `node esbuild.mjs --production`'s extension build ------------
 // Built into out/bench/prod/ rather than dist/, so a bench never replaces the dev build other work relies on.
 log('production bundle');
@@ -153,6 +164,26 @@ if (r1.a.groveGit) {
   L();
 }
 L(radar.markdown);
+{
+  const m = snap.medians;
+  const per = (k, f) => snap.runs.map((r) => f(r[k])).join('; ');
+  L(`## Snapshots of a ${snap.files.toLocaleString('en-US')}-file worktree (issue 13)`);
+  L();
+  L(`test/bench/snapshotBench.ts: a generated repository (${snap.files.toLocaleString('en-US')} small files in 10 × 10 folders, one commit, packed), a linked worktree with ${snap.changed} changed files, ${snap.untracked} untracked files and an edited ignored \`.env\`; ${snap.reps} repetitions, each with new content in the changed files. Growth is the bytes of the object files a snapshot adds to \`.git/objects\` (loose, zlib-compressed; \`git gc\` packs them smaller). Restore runs right after \`git worktree remove --force\` and alternates with a raw \`git worktree add\` of the same commit, each right after a worktree at its path was removed and \`sync\` ran: both write the ${snap.files.toLocaleString('en-US')} files, which dominates on this shared disk. Run ${snap.at} UTC, load average at the end ${snap.loadAverage}.`);
+  L();
+  L('| measure | median | per run |');
+  L('|---|---|---|');
+  L(`| \`snapshotWorktree\` (ignored = \`listIgnoredWork\`) | **${ms(m.snapshotMs)}** | ${per('snapshotMs', ms)} |`);
+  L(`| repository growth per snapshot | **${kib(m.growthBytes)}** (${m.growthObjects} objects) | ${per('growthBytes', kib)} |`);
+  L(`| \`listIgnoredWork\` | ${ms(m.listIgnoredMs)} | ${per('listIgnoredMs', ms)} |`);
+  L(`| for scale: \`git status --porcelain=v2 --untracked-files=all\` | ${ms(m.statusMs)} | ${per('statusMs', ms)} |`);
+  L(`| \`restore\` of the removed worktree (branch, index, files, \`.env\`) | **${ms(m.restoreMs)}** | ${per('restoreMs', ms)} |`);
+  L(`| of which everything but the checkout of the ${snap.files.toLocaleString('en-US')} files | ${ms(m.restoreOtherMs)} | ${per('restoreOtherMs', ms)} |`);
+  L(`| for scale: raw \`git worktree add\` of the same commit | ${ms(m.rawAddMs)} | ${per('rawAddMs', ms)} |`);
+  L(`| \`checkpoint\` right after (nothing changed since the snapshot: only its metadata is new) | ${ms(m.checkpointMs)}, ${kib(m.checkpointGrowthBytes)} | ${per('checkpointMs', ms)} |`);
+  L(`| \`revertTo\` that checkpoint after ${snap.changed} files changed (records the undo first) | ${ms(m.revertMs)} | ${per('revertMs', ms)} |`);
+  L();
+}
 L('## Extension activation');
 L();
 L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);
