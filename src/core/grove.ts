@@ -3,15 +3,20 @@
  * same way for every host. A composition root (the extension's `activate`, the CLI's `main`) creates exactly one
  * and hands it to the flows (core/flows), which implement every user operation once.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { killAgentGroup } from './agents/processControl';
 import type { AgentPort } from './agents/port';
 import { Fleet } from './fleet/fleet';
+import { continuationPrompt } from './fleet/continuation';
+import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
 import { MergeService } from './git/mergeService';
 import { WorktreeManager } from './git/worktreeManager';
 import type { DriverKind, DriverIdentity, InstanceSnapshot } from './model';
 import { instanceLogPath } from './paths';
+import { availableMemoryMb } from './platform/memory';
 import { currentProcess, liveness, localProbe, type ProcessIdentity, type ProcessProbe } from './platform/processes';
 import type { GroveSettings } from './settings';
 import { Disposable } from './util/disposable';
@@ -45,7 +50,9 @@ export interface GroveHost {
   probe?: ProcessProbe;
   /** Ends a background agent left behind by a dead driver (default: its process group, once its identity is checked). */
   endOrphanAgent?(agent: ProcessIdentity): Promise<void>;
-  fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number };
+  fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number; backoffMs?: (attempt: number) => number };
+  /** Available memory in MB (default: this machine's; tests inject their own). */
+  memory?: () => number | undefined;
 }
 
 export class Grove extends Disposable {
@@ -99,6 +106,16 @@ export class Grove extends Disposable {
           // Only the very process recorded (pid + start time): a reused pid is never signalled.
           if (liveness(agent, probe) === 'alive') await killAgentGroup(agent.pid);
         }),
+        autoContinue: async (i) => {
+          if (!host.settings(i.repoRoot).autoContinue || (i.continuations ?? 0) >= 2) return undefined;
+          return continuationPrompt(this.git, i, await readText(await this.logPath(i)));
+        },
+        scheduler: new Scheduler({
+          settings: (r) => host.settings(r),
+          memory: host.memory ?? (() => availableMemoryMb()),
+          account: (i) => this.account(i),
+          now: host.fleet?.now,
+        }),
         ...host.fleet,
       },
     ));
@@ -151,6 +168,17 @@ export class Grove extends Disposable {
     };
   }
 
+  /**
+   * The account an instance's agent runs on — a hash of the endpoint and credentials its environment gives the CLI
+   * (never the secrets themselves): rate limits and usage limits are per account.
+   */
+  account(instance: InstanceSnapshot): string {
+    const env = this.agentEnv(instance);
+    const key = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CONFIG_DIR', 'CLAUDE_CODE_USE_BEDROCK', 'CLAUDE_CODE_USE_VERTEX']
+      .map((k) => `${k}=${env[k] ?? ''}`).join('\n');
+    return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  }
+
   /** Loads and reconciles the registries of these repositories (see Fleet.recover). */
   recover(repoRoots: readonly string[]): Promise<InstanceSnapshot[]> {
     for (const r of repoRoots) void this.commonDir(r);
@@ -160,6 +188,14 @@ export class Grove extends Disposable {
   async close(): Promise<void> {
     await this.fleet.flush();
     this.dispose();
+  }
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await fs.promises.readFile(file, 'utf8');
+  } catch {
+    return '';
   }
 }
 

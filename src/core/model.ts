@@ -24,7 +24,9 @@ export type InstanceState =
   | 'done'
   | 'failed'
   | 'stopped'
-  | 'interrupted';
+  | 'interrupted'
+  /** Stopped by a rate or usage limit; resumes its session by itself at `pausedUntil`. Holds no slot. */
+  | 'paused';
 
 export type AgentMode = 'background' | 'terminal';
 
@@ -80,6 +82,24 @@ export interface InstanceSnapshot {
   copiedFiles?: string[];
   /** Follow-ups sent while a turn was running, delivered in order when it ends. */
   pendingPrompts?: string[];
+  /** While `paused`: when it resumes (epoch ms), why, and how many pauses in a row (for the backoff). */
+  pausedUntil?: number;
+  pauseReason?: string;
+  pauseAttempts?: number;
+  /** The account the agent runs on (a hash of its API endpoint and credentials): rate limits are per account. */
+  account?: string;
+  /** While `queued`: what it waits for besides a free slot ("budget", "memory", a rate limit). */
+  waitingFor?: string;
+  /** Cost per local day (`YYYY-MM-DD` → USD), for the daily fleet budget. */
+  spend?: Record<string, number>;
+  /** Context use of the last request: tokens in the window, and the window's size when the CLI reported it. */
+  context?: { used: number; window?: number };
+  /** Conversation compactions so far (auto or manual). */
+  compactions?: number;
+  /** The last turn ended because the conversation no longer fits the model's context. */
+  contextExhausted?: boolean;
+  /** Fresh sessions started to carry the task on after its context was exhausted. */
+  continuations?: number;
   /** Where the raw stream / hook status of this instance is logged. */
   logPath?: string;
   /** Set once the instance's branch was merged into its base (it then shows in the Archived group). */
@@ -105,5 +125,10 @@ export type AgentEvent =
   | { type: 'waiting'; reason: WaitReason }
   | { type: 'running' }
   | { type: 'usage'; costUsd?: number; inputTokens?: number; outputTokens?: number; turns?: number }
-  | { type: 'result'; isError: boolean; subtype: string; text: string; costUsd?: number; turns?: number }
+  | { type: 'result'; isError: boolean; subtype: string; text: string; costUsd?: number; turns?: number; reason?: 'rateLimit' | 'contextExhausted' }
+  /** A rate or usage limit refused the agent's request; `resetsAt` (epoch ms) when the CLI said when it ends. */
+  | { type: 'rateLimited'; text: string; resetsAt?: number; limit?: string }
+  /** Tokens of the last request in the model's context window (`window` when known). */
+  | { type: 'context'; used?: number; window?: number }
+  | { type: 'compacted'; trigger: string; preTokens?: number; postTokens?: number }
   | { type: 'exit'; code: number | null; signal: string | null; stoppedByUser: boolean };

@@ -44,6 +44,12 @@ export interface GroveSettings {
   checkCommand?: string;
   cleanupAfterMerge: CleanupSetting;
   showClaudeSessions: boolean;
+  /** Daily spending cap of a repository's agents (USD, local day); undefined = none. */
+  fleetBudgetUsd?: number;
+  /** An agent starts only while the machine has this much memory available (MB); 0 = no check. */
+  minFreeMemoryMb: number;
+  /** A task whose context is exhausted continues in a fresh session by itself (at most twice). */
+  autoContinue: boolean;
 }
 
 export type SettingKey = keyof GroveSettings;
@@ -100,6 +106,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'checkCommand', kind: { type: 'string' }, default: undefined, env: 'GROVE_CHECK_COMMAND', summary: 'Must pass in the agent\'s worktree before a merge (e.g. npm test)', restricted: true },
   { key: 'cleanupAfterMerge', kind: { type: 'enum', values: ['ask', 'always', 'never'] }, default: 'ask', env: 'GROVE_CLEANUP_AFTER_MERGE', summary: 'Remove the worktree and merged branch after a merge; ask = VS Code asks, the CLI keeps them unless --cleanup' },
   { key: 'showClaudeSessions', kind: { type: 'boolean' }, default: true, env: 'GROVE_SHOW_CLAUDE_SESSIONS', summary: 'Show Claude Code\'s own sessions in the Agents view', vscodeOnly: true },
+  { key: 'fleetBudgetUsd', kind: { type: 'number', min: 0 }, default: undefined, env: 'GROVE_FLEET_BUDGET_USD', summary: 'Daily spending cap of a repository\'s agents in US dollars (local day)' },
+  { key: 'minFreeMemoryMb', kind: { type: 'integer', min: 0, max: 1_048_576 }, default: 1024, env: 'GROVE_MIN_FREE_MEMORY_MB', summary: 'An agent starts only while this much memory is available (MB; 0: no check)' },
+  { key: 'autoContinue', kind: { type: 'boolean' }, default: false, env: 'GROVE_AUTO_CONTINUE', summary: 'Continue a task whose context is exhausted in a fresh session by itself (at most twice)' },
 ];
 
 export const SETTING_KEYS: readonly SettingKey[] = SETTINGS.map((s) => s.key);

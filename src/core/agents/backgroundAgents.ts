@@ -96,7 +96,7 @@ export class BackgroundAgents extends Disposable implements AgentPort {
       claudePath: settings.claudePath,
       permissionMode: instance.permissionMode,
       model: instance.model,
-      maxBudgetUsd: settings.maxBudgetUsd,
+      maxBudgetUsd: options.maxBudgetUsd !== undefined ? Math.min(options.maxBudgetUsd, settings.maxBudgetUsd ?? Infinity) : settings.maxBudgetUsd,
       maxTurns: settings.maxTurns,
       sessionId: instance.sessionId,
       resume: options.resume && !!instance.sessionId,

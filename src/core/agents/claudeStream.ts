@@ -119,6 +119,20 @@ export class ClaudeStreamParser {
   }
 }
 
+/**
+ * Limits, as Claude Code 2.1.332 reports them (measured against the scripted model; re-check on a new pin):
+ * - API-key accounts: a refused request (HTTP 429 rate limit, 529 overloaded) gives an `assistant` message with
+ *   `error: "rate_limit"` and `api_error_status`, then a `result` with `is_error: true` and the same status. The
+ *   reset time is not in the stream (the CLI keeps the response headers to itself), so Grove backs off.
+ * - Subscription accounts: `rate_limit_event` lines carry `rate_limit_info` { status: allowed | allowed_warning |
+ *   rejected, resetsAt (epoch seconds), rateLimitType }; a `rejected` one gives the reset time.
+ * - Context: every `assistant` message has the request's `usage` (input + cache tokens = what the window held); the
+ *   `result`'s `modelUsage[model].contextWindow` is the window. A conversation that no longer fits ends with
+ *   `terminal_reason: "prompt_too_long"`. A compaction is a `system` line `compact_boundary` with `compact_metadata`
+ *   { trigger: auto | manual, pre_tokens, post_tokens } (and the PreCompact / PostCompact hooks in terminal mode).
+ */
+const LIMIT_STATUSES = new Set([429, 529]);
+
 /** Maps one stream-json message to events. Unknown types map to nothing. */
 export function messageToEvents(msg: StreamMessage, cwd?: string): AgentEvent[] {
   switch (msg.type) {
@@ -126,11 +140,31 @@ export function messageToEvents(msg: StreamMessage, cwd?: string): AgentEvent[] 
       if (msg.subtype === 'init' && typeof msg.session_id === 'string') {
         return [{ type: 'session', sessionId: msg.session_id, model: str(msg.model) }];
       }
+      if (msg.subtype === 'compact_boundary') {
+        const meta = asRecord(msg.compact_metadata);
+        return [{ type: 'compacted', trigger: str(meta.trigger) ?? 'auto', preTokens: num(meta.pre_tokens), postTokens: num(meta.post_tokens) }];
+      }
       return [];
+    case 'rate_limit_event': {
+      const info = asRecord(msg.rate_limit_info);
+      if (info.status !== 'rejected') return [];
+      const resetsAt = num(info.resetsAt);
+      const limit = str(info.rateLimitType);
+      return [{ type: 'rateLimited', text: `usage limit reached${limit ? ` (${limit.replace(/_/g, ' ')})` : ''}`, ...(resetsAt ? { resetsAt: resetsAt < 1e12 ? resetsAt * 1000 : resetsAt } : {}), ...(limit ? { limit } : {}) }];
+    }
     case 'assistant': {
-      const message = msg.message as { content?: unknown } | undefined;
+      const message = msg.message as { content?: unknown; usage?: unknown } | undefined;
       const content = Array.isArray(message?.content) ? (message!.content as any[]) : [];
       const events: AgentEvent[] = [];
+      const status = num(msg.api_error_status);
+      if (msg.error === 'rate_limit' || (status !== undefined && LIMIT_STATUSES.has(status))) {
+        const text = content.find((b) => b?.type === 'text' && typeof b.text === 'string')?.text as string | undefined;
+        events.push({ type: 'rateLimited', text: text ?? `API error ${status ?? 429}`, limit: status === 529 ? 'overloaded' : 'rate_limit' });
+        return events;
+      }
+      const usage = asRecord(message?.usage);
+      const used = sum(num(usage.input_tokens), num(usage.cache_creation_input_tokens), num(usage.cache_read_input_tokens));
+      if (used !== undefined && used > 0 && msg.error === undefined) events.push({ type: 'context', used });
       for (const block of content) {
         if (block?.type === 'text' && typeof block.text === 'string' && block.text) {
           events.push({ type: 'assistantText', text: block.text });
@@ -147,9 +181,14 @@ export function messageToEvents(msg: StreamMessage, cwd?: string): AgentEvent[] 
       const turns = num(msg.num_turns);
       const inputTokens = sum(num(usage.input_tokens), num(usage.cache_creation_input_tokens), num(usage.cache_read_input_tokens));
       const outputTokens = num(usage.output_tokens);
+      const status = num(msg.api_error_status);
+      const reason = isError && status !== undefined && LIMIT_STATUSES.has(status) ? 'rateLimit' as const
+        : isError && msg.terminal_reason === 'prompt_too_long' ? 'contextExhausted' as const : undefined;
+      const windows = Object.values(asRecord(msg.modelUsage)).map((m) => num(asRecord(m).contextWindow)).filter((w): w is number => !!w);
       return [
         { type: 'usage', costUsd, inputTokens, outputTokens, turns },
-        { type: 'result', isError, subtype: str(msg.subtype) ?? 'unknown', text: resultText(msg), costUsd, turns },
+        ...(windows.length ? [{ type: 'context' as const, window: Math.max(...windows) }] : []),
+        { type: 'result', isError, subtype: str(msg.subtype) ?? 'unknown', text: resultText(msg), costUsd, turns, ...(reason ? { reason } : {}) },
       ];
     }
     case 'control_request': {

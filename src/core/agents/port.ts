@@ -10,6 +10,8 @@ export interface AgentStartOptions {
   prompt: string;
   /** Continue `instance.sessionId` (e.g. `claude --resume <id>`) instead of starting a new session. */
   resume: boolean;
+  /** A spending cap for this start (what is left of the fleet budget), below the setting's own. */
+  maxBudgetUsd?: number;
 }
 
 export interface AgentHandle {

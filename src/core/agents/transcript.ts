@@ -76,6 +76,15 @@ export function renderTranscript(raw: string): string {
           out.push(`● Session ${ev.session_id} · model ${ev.model ?? '?'} · permission mode ${ev.permissionMode ?? '?'}`);
         } else if (ev.subtype === 'api_retry') {
           out.push(`· API retry ${ev.attempt ?? ''}${ev.error ? `: ${ev.error}` : ''}`);
+        } else if (ev.subtype === 'compact_boundary') {
+          const m = ev.compact_metadata ?? {};
+          out.push(`· Compacted the conversation (${m.trigger ?? 'auto'}${typeof m.pre_tokens === 'number' ? `, ${m.pre_tokens} → ${m.post_tokens ?? '?'} tokens` : ''})`);
+        }
+        break;
+      case 'rate_limit_event':
+        if (ev.rate_limit_info?.status === 'rejected') {
+          const at = typeof ev.rate_limit_info.resetsAt === 'number' ? ` until ${new Date(ev.rate_limit_info.resetsAt * 1000).toLocaleTimeString()}` : '';
+          out.push(`· Rate limited${at}`);
         }
         break;
       case 'assistant': {
@@ -111,4 +120,42 @@ export function renderTranscript(raw: string): string {
     }
   }
   return out.join('\n').replace(/^\n+/, '') + '\n';
+}
+
+/**
+ * What a session did, condensed for the first prompt of a fresh session that carries the task on: the latest of its
+ * messages and tool calls (the end matters most), at most `maxChars` characters. Pure.
+ */
+export function summarizeForContinuation(raw: string, maxChars = 4000): string {
+  const items: string[] = [];
+  let cwd: string | undefined;
+  for (const line of raw.split('\n')) {
+    if (!line.trim()) continue;
+    let ev: any;
+    try {
+      ev = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (ev.type === 'system' && ev.subtype === 'init') cwd = ev.cwd;
+    else if (ev.type === 'grove_prompt' && typeof ev.text === 'string') items.push(`You were asked: ${oneLine(ev.text, 300)}`);
+    else if (ev.type === 'assistant') {
+      for (const b of (ev.message?.content ?? []) as ContentBlock[]) {
+        if (b.type === 'text' && b.text?.trim()) items.push(`You said: ${oneLine(b.text, 400)}`);
+        else if (b.type === 'tool_use') items.push(`You ran: ${describeToolUse(b.name ?? '?', b.input ?? {}, cwd)}`);
+      }
+    }
+  }
+  const out: string[] = [];
+  let size = 0;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = `- ${items[i]}`;
+    if (size + item.length + 1 > maxChars) {
+      out.push(`- … (${i + 1} earlier step${i ? 's' : ''} left out)`);
+      break;
+    }
+    out.push(item);
+    size += item.length + 1;
+  }
+  return out.reverse().join('\n');
 }

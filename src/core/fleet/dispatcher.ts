@@ -28,6 +28,7 @@ import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { createSnapshot, Instance, isActive, isFinished } from './instance';
 import { Run, type RunContext } from './run';
+import { rateLimitBackoffMs, type StartDecision } from './scheduler';
 import { resolveDependencies, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './ports';
 
 export interface DispatcherOptions {
@@ -42,6 +43,10 @@ export interface DispatcherOptions {
   probe?: ProcessProbe;
   /** Asked right before a queued instance starts: a reason not to start it (a stop request another process sent). */
   beforeStart?: (instance: InstanceSnapshot) => 'stop' | undefined;
+  /** The scheduling rules besides the cap (rate limits, budget, memory): may it start now? */
+  gate?: (instance: InstanceSnapshot) => StartDecision;
+  /** When a rate-limited agent without a reset time tries again (default: {@link rateLimitBackoffMs}). */
+  backoffMs?: (attempt: number) => number;
 }
 
 export type FollowUpOutcome = 'sent' | 'queued' | 'started';
@@ -63,6 +68,7 @@ export class Dispatcher extends Disposable {
   private readonly newId: () => string;
   private cap: (repoRoot: string) => number;
   private readonly runContext: RunContext;
+  private wake?: NodeJS.Timeout;
 
   constructor(
     ports: DispatcherPorts,
@@ -72,8 +78,12 @@ export class Dispatcher extends Disposable {
     this.cap = capOf(options.maxConcurrent ?? 4);
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
-    this.runContext = { self: options.self, ports, probe: options.probe ?? localProbe, logger: options.logger ?? nullLogger, pump: () => this.pump() };
+    this.runContext = {
+      self: options.self, ports, probe: options.probe ?? localProbe, logger: options.logger ?? nullLogger, pump: () => this.pump(),
+      backoffMs: options.backoffMs ?? rateLimitBackoffMs, now: this.now,
+    };
     this._register(Disposable.from(() => {
+      clearTimeout(this.wake);
       for (const r of this.runs.values()) r.provisioning?.controller.abort();
     }));
   }
@@ -198,6 +208,11 @@ export class Dispatcher extends Disposable {
       await run.provisioning.done;
       return true;
     }
+    if (inst.state === 'paused' && run.driving) {
+      run.cancelPause();
+      inst.transition('stopped');
+      return true;
+    }
     const agent = run.agent;
     if (agent?.handle && !agent.exited) {
       await agent.handle.stop();
@@ -248,6 +263,10 @@ export class Dispatcher extends Disposable {
   resume(id: string): void {
     const run = this.require(id);
     const inst = run.instance;
+    if (inst.state === 'paused') {
+      run.resumeNow(this.runContext);
+      return;
+    }
     if (!isFinished(inst.state) || inst.state === 'done') throw new GroveError('Busy', `"${inst.title}" cannot be resumed: it is ${inst.state}.`);
     const s = inst.snapshot;
     if (!s.worktreePath) {
@@ -261,6 +280,18 @@ export class Dispatcher extends Disposable {
     const resume = s.sessionId !== undefined;
     const pending = s.pendingPrompts?.length ? run.withPending(undefined) : undefined;
     run.startAgent(this.runContext, { prompt: pending ?? (resume ? RESUME_PROMPT : s.prompt), resume });
+  }
+
+  /**
+   * Carries the task on in a new session in the same worktree (after its context was exhausted): `prompt` is the new
+   * session's first prompt. @throws GroveError unless the instance is finished and has a worktree.
+   */
+  continueFresh(id: string, prompt: string): void {
+    const run = this.require(id);
+    const inst = run.instance;
+    if (!isFinished(inst.state) || !inst.snapshot.worktreePath) throw new GroveError('Busy', `"${inst.title}" cannot continue in a fresh session: it is ${inst.state}.`);
+    inst.update({ sessionId: undefined, continuations: (inst.snapshot.continuations ?? 0) + 1, context: undefined });
+    run.startAgent(this.runContext, { prompt, resume: false });
   }
 
   /** Stops the instance if this process drives it, and forgets it. */
@@ -299,9 +330,11 @@ export class Dispatcher extends Disposable {
       return;
     }
     this.pumping = true;
+    let wakeIn = Infinity;
     try {
       do {
         this.pumpAgain = false;
+        wakeIn = Infinity;
         for (const id of [...this.queue]) {
           const run = this.runs.get(id);
           if (!run || run.instance.state !== 'queued') {
@@ -313,19 +346,36 @@ export class Dispatcher extends Disposable {
           if (this.activeCount(repoRoot) >= this.cap(repoRoot)) continue;
           const base = this.dependencyBase(run);
           if (base === undefined) continue;
+          const decision = this.options.gate?.(run.instance.snapshot) ?? {};
+          if (decision.wait) {
+            if (run.instance.snapshot.waitingFor !== decision.wait) run.instance.update({ waitingFor: decision.wait });
+            if (decision.retryMs !== undefined) wakeIn = Math.min(wakeIn, decision.retryMs);
+            continue;
+          }
           this.dequeue(id);
           run.queued = false;
           if (this.options.beforeStart?.(run.instance.snapshot) === 'stop') {
             run.instance.transition('stopped');
             continue;
           }
-          void run.provision(this.runContext, base || undefined);
+          run.instance.update({ waitingFor: undefined, ...(decision.account ? { account: decision.account } : {}) });
+          void run.provision(this.runContext, base || undefined, decision.maxBudgetUsd);
         }
       } while (this.pumpAgain);
     } finally {
       this.pumping = false;
     }
+    this.armWake(wakeIn);
     this.checkSettled();
+  }
+
+  /** One timer, only while a queued instance waits for something time-bound (a reset, memory, tomorrow's budget). */
+  private armWake(ms: number): void {
+    clearTimeout(this.wake);
+    this.wake = undefined;
+    if (!Number.isFinite(ms) || this.isDisposed) return;
+    this.wake = setTimeout(() => this.pump(), Math.max(50, Math.min(ms, 2 ** 31 - 1)));
+    this.wake.unref?.();
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { Dispatcher, type FollowUpOutcome } from './dispatcher';
-import { isActive, isFinished, type Instance } from './instance';
+import { isOwned, isActive, isFinished, type Instance } from './instance';
 import { findOrphans } from './ownership';
 import type { DispatcherPorts, DispatchOptions, TaskSpec } from './ports';
+import type { Scheduler } from './scheduler';
 import type { RegistryContents, RegistryCorruption, RegistryOptions } from './registry';
 import { RepositoryStore } from './repositoryStore';
 
@@ -45,6 +46,15 @@ export interface FleetOptions {
   orphanCheckMs?: number;
   /** Activity-only changes are written at most this often per repository (default 1000 ms). */
   activityWriteMs?: number;
+  /** The scheduling rules besides the cap (rate limits, budget, memory); none by default. */
+  scheduler?: Scheduler;
+  /** When a rate-limited agent without a reset time tries again (attempt n → ms). */
+  backoffMs?: (attempt: number) => number;
+  /**
+   * An instance this process drove ended with its context exhausted: the first prompt of a fresh session to carry it
+   * on by itself, or undefined to leave it for the person (`autoContinue` off, or twice already).
+   */
+  autoContinue?: (instance: InstanceSnapshot) => Promise<string | undefined>;
 }
 
 export interface InstancesChange {
@@ -85,6 +95,8 @@ export class Fleet extends Disposable {
       newId: options.newId,
       probe: this.probe,
       beforeStart: (s) => (this.takeStopRequest(s) ? 'stop' : undefined),
+      gate: options.scheduler ? (s) => options.scheduler!.decide(s, this.instances()) : undefined,
+      backoffMs: options.backoffMs,
     }));
     this._register(this.dispatcher.onDidAddInstance((inst) => this.track(inst)));
     this._register(this.dispatcher.onDidRemoveInstance((s) => {
@@ -101,6 +113,11 @@ export class Fleet extends Disposable {
 
   set maxConcurrent(value: number | ((repoRoot: string) => number)) {
     this.dispatcher.maxConcurrent = value;
+  }
+
+  /** Settings changed (a cap, a budget, a memory threshold): queued work that may start now starts. */
+  settingsChanged(): void {
+    this.dispatcher.pump();
   }
 
   maxConcurrentOf(repoRoot: string): number {
@@ -145,8 +162,13 @@ export class Fleet extends Disposable {
     this.dispatcher.resume(id);
   }
 
+  /** See {@link Dispatcher.continueFresh}. */
+  continueFresh(id: string, prompt: string): void {
+    this.dispatcher.continueFresh(id, prompt);
+  }
+
   /** Posts a request to the process that drives the instance. */
-  async request(id: string, kind: 'stop' | 'followUp', prompt?: string) {
+  async request(id: string, kind: 'stop' | 'followUp' | 'resume', prompt?: string) {
     const s = this.require(id);
     const repo = await this.repo(s.repoRoot);
     return { request: repo.mailbox.post(id, kind, this.self, prompt), mailbox: repo.mailbox };
@@ -192,7 +214,7 @@ export class Fleet extends Disposable {
   /** Changes plain fields of an instance nobody else drives (error text, worktree path after a restore…). */
   patch(id: string, patch: Parameters<Instance['update']>[0]): void {
     const inst = this.requireInstance(id);
-    if (!this.isDriving(id) && (isActive(inst.state) || inst.state === 'queued')) {
+    if (!this.isDriving(id) && (isOwned(inst.state))) {
       throw new GroveError('Busy', `"${inst.title}" is driven by another Grove process.`);
     }
     inst.update(patch);
@@ -226,7 +248,7 @@ export class Fleet extends Disposable {
     const orphans = findOrphans(this.instances().filter((s) => s.repoRoot === repoRoot), (id) => this.isDriving(id), this.probe);
     for (const o of orphans) {
       const inst = this.dispatcher.get(o.instance.id);
-      if (!inst || !(isActive(inst.state) || inst.state === 'queued')) continue;
+      if (!inst || !(isOwned(inst.state))) continue;
       this.logger.info(`"${inst.title}": ${o.why}; recorded as interrupted`);
       const agent = inst.snapshot.agent;
       inst.transition('interrupted', { error: o.why });
@@ -250,7 +272,7 @@ export class Fleet extends Disposable {
   async stopOrphan(id: string): Promise<void> {
     const inst = this.requireInstance(id);
     const s = inst.snapshot;
-    if (this.isDriving(id) || !(isActive(s.state) || s.state === 'queued')) return;
+    if (this.isDriving(id) || !(isOwned(s.state))) return;
     if (s.driver && liveness(s.driver, this.probe) !== 'dead') throw new GroveError('Busy', `"${s.title}" is driven by a live process.`);
     if (s.agent && this.options.endOrphanAgent) await this.options.endOrphanAgent(s.agent);
     const now = this.dispatcher.get(id);
@@ -291,6 +313,7 @@ export class Fleet extends Disposable {
     this.tracked.set(inst.id, inst.onDidChange((e) => {
       if (!e.external) void this.repo(repoRoot).then((r) => r.persist(e), () => undefined);
       this._onDidChangeInstances.fire({ changed: [e.snapshot], removed: [] });
+      if (!e.external && e.snapshot.contextExhausted && e.snapshot.state === 'failed' && e.previousState !== 'failed') void this.maybeContinue(e.snapshot);
     }));
     this._onDidChangeInstances.fire({ changed: [inst.snapshot], removed: [] });
   }
@@ -339,13 +362,28 @@ export class Fleet extends Disposable {
     for (const req of r.mailbox.take(id)) {
       this.logger.info(`"${s.title}": ${req.kind} requested by pid ${req.from.pid}`);
       if (req.kind === 'stop') void this.dispatcher.stop(id).then(() => this.flush());
-      else if (req.prompt?.trim()) {
+      else if (req.kind === 'resume') {
+        if (this.get(id)?.state === 'paused') this.dispatcher.resume(id);
+      } else if (req.prompt?.trim()) {
         try {
           this.dispatcher.followUp(id, req.prompt);
         } catch (err) {
           this.logger.warn(`follow-up request for "${s.title}": ${(err as Error).message}`);
         }
       }
+    }
+  }
+
+  private async maybeContinue(s: InstanceSnapshot): Promise<void> {
+    try {
+      const prompt = await this.options.autoContinue?.(s);
+      const now = this.get(s.id);
+      if (prompt && now?.state === 'failed' && now.contextExhausted) {
+        this.logger.info(`"${s.title}": context exhausted; continuing in a fresh session`);
+        this.dispatcher.continueFresh(s.id, prompt);
+      }
+    } catch (err) {
+      this.logger.warn(`"${s.title}": could not continue in a fresh session: ${(err as Error).message}`);
     }
   }
 
@@ -361,7 +399,7 @@ export class Fleet extends Disposable {
 
   /** A slow check of foreign drivers, armed only while some mirrored instance is active or queued. */
   private armOrphanTimer(): void {
-    const foreign = this.instances().some((s) => (isActive(s.state) || s.state === 'queued') && !this.isDriving(s.id));
+    const foreign = this.instances().some((s) => (isOwned(s.state)) && !this.isDriving(s.id));
     if (!foreign) {
       clearInterval(this.orphanTimer);
       this.orphanTimer = undefined;

@@ -15,19 +15,22 @@ import { Emitter } from '../util/event';
 export const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
   queued: ['provisioning', 'stopped', 'interrupted'],
   provisioning: ['starting', 'failed', 'stopped', 'interrupted'],
-  starting: ['running', 'waiting', 'done', 'failed', 'stopped', 'interrupted'],
-  running: ['waiting', 'done', 'failed', 'stopped', 'interrupted'],
-  waiting: ['running', 'starting', 'done', 'failed', 'stopped', 'interrupted'],
+  starting: ['running', 'waiting', 'done', 'failed', 'stopped', 'interrupted', 'paused'],
+  running: ['waiting', 'done', 'failed', 'stopped', 'interrupted', 'paused'],
+  waiting: ['running', 'starting', 'done', 'failed', 'stopped', 'interrupted', 'paused'],
   done: ['starting', 'running'],
   failed: ['starting', 'running'],
   stopped: ['starting', 'running'],
   interrupted: ['starting', 'running', 'queued'],
+  paused: ['starting', 'running', 'stopped', 'interrupted'],
 };
 
 /** States in which an instance holds one of the dispatcher's `maxConcurrent` slots. */
 export const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['provisioning', 'starting', 'running', 'waiting']);
 /** States an instance rests in until the user acts (follow-up, resume, remove). */
 export const FINISHED_STATES: ReadonlySet<InstanceState> = new Set(['done', 'failed', 'stopped', 'interrupted']);
+/** States in which a process owns the instance (its driver): queued, active, or paused until a limit resets. */
+export const OWNED_STATES: ReadonlySet<InstanceState> = new Set(['queued', 'provisioning', 'starting', 'running', 'waiting', 'paused']);
 
 export function canTransition(from: InstanceState, to: InstanceState): boolean {
   return TRANSITIONS[from].includes(to);
@@ -39,6 +42,11 @@ export function isActive(state: InstanceState): boolean {
 
 export function isFinished(state: InstanceState): boolean {
   return FINISHED_STATES.has(state);
+}
+
+/** Some process drives it (see fleet/ownership.ts): every other process asks that one. */
+export function isOwned(state: InstanceState): boolean {
+  return OWNED_STATES.has(state);
 }
 
 export class InstanceTransitionError extends Error {
@@ -120,6 +128,8 @@ export class Instance extends Disposable {
   readonly onDidChange = this._onDidChange.event;
 
   private data: InstanceSnapshot;
+  /** A limit refused the current turn's request: its `result` (or exit) pauses the instance instead of failing it. */
+  private pendingLimit?: { text: string; resetsAt?: number; limit?: string };
   /**
    * Totals at the start of the current agent run. Runners report usage cumulatively per run (see
    * {@link Instance.applyEvent}); a follow-up starts a new run whose numbers are added to these.
@@ -175,10 +185,16 @@ export class Instance extends Disposable {
       delete next.driver;
       delete next.agent;
     }
-    if (to === 'starting' || to === 'provisioning' || (to === 'running' && isFinished(from))) {
+    if (to === 'starting' || to === 'provisioning' || (to === 'running' && (isFinished(from) || from === 'paused'))) {
       // A new attempt clears the previous one's verdict, unless the caller sets a new one in the same change.
       if (patch.error === undefined) delete next.error;
+      if (patch.contextExhausted === undefined) delete next.contextExhausted;
       this.runBase = totalsOf(next);
+      this.pendingLimit = undefined;
+    }
+    if (to !== 'paused') {
+      delete next.pausedUntil;
+      delete next.pauseReason;
     }
     this.commit(next, from);
   }
@@ -243,14 +259,35 @@ export class Instance extends Disposable {
       case 'usage':
         this.update(this.runTotals(event));
         return;
+      case 'rateLimited':
+        this.pendingLimit = { text: event.text, ...(event.resetsAt ? { resetsAt: event.resetsAt } : {}), ...(event.limit ? { limit: event.limit } : {}) };
+        this.update({ lastActivity: `Rate limited: ${event.text}` });
+        return;
+      case 'context': {
+        const prev = this.data.context;
+        const used = event.used ?? prev?.used;
+        const window = event.window ?? prev?.window;
+        if (used !== undefined) this.update({ context: { used, ...(window !== undefined ? { window } : {}) } });
+        return;
+      }
+      case 'compacted':
+        this.update({
+          compactions: (this.data.compactions ?? 0) + 1,
+          lastActivity: `Compacted the conversation (${event.trigger}${event.preTokens !== undefined ? `, ${event.preTokens} → ${event.postTokens ?? '?'} tokens` : ''})`,
+        });
+        return;
       case 'result': {
         const patch: InstancePatch = { ...this.runTotals(event), resultText: event.text };
-        if (isFinished(state)) {
+        const limit = this.pendingLimit ?? (event.reason === 'rateLimit' ? { text: event.text } : undefined);
+        if (isFinished(state) || state === 'paused') {
           this.update(patch);
+        } else if (event.isError && limit) {
+          this.pause(limit, patch);
         } else if (event.isError) {
-          this.transition('failed', { ...patch, error: event.text || `agent failed (${event.subtype})` });
+          const exhausted = event.reason === 'contextExhausted';
+          this.transition('failed', { ...patch, error: exhausted ? `context exhausted: ${event.text}` : event.text || `agent failed (${event.subtype})`, ...(exhausted ? { contextExhausted: true } : {}) });
         } else {
-          this.transition('done', patch);
+          this.transition('done', { ...patch, pauseAttempts: undefined });
         }
         return;
       }
@@ -258,6 +295,8 @@ export class Instance extends Disposable {
         const patch: InstancePatch = { agent: undefined };
         if (!isActive(state) || state === 'provisioning') {
           this.update(patch);
+        } else if (this.pendingLimit && !event.stoppedByUser) {
+          this.pause(this.pendingLimit, patch);
         } else if (event.stoppedByUser) {
           this.transition('stopped', patch);
         } else if (event.code === 0) {
@@ -284,6 +323,17 @@ export class Instance extends Disposable {
     this._onDidChange.fire({ snapshot: { ...snapshot }, previousState, external: true, changedKeys });
   }
 
+  /** A limit refused the agent: `paused` until it resets (or, without a reset time, until the fleet's backoff). */
+  private pause(limit: { text: string; resetsAt?: number; limit?: string }, patch: InstancePatch): void {
+    this.pendingLimit = undefined;
+    this.transition('paused', {
+      ...patch,
+      pauseReason: limit.limit === 'overloaded' ? 'the API is overloaded' : limit.text.length > 120 ? `${limit.text.slice(0, 119)}…` : limit.text,
+      pauseAttempts: (this.data.pauseAttempts ?? 0) + 1,
+      ...(limit.resetsAt ? { pausedUntil: limit.resetsAt } : {}),
+    });
+  }
+
   private toRunningIfStarting(patch: InstancePatch): void {
     if (this.data.state === 'starting') this.transition('running', patch);
     else this.update(patch);
@@ -296,7 +346,15 @@ export class Instance extends Disposable {
 
   private runTotals(e: { costUsd?: number; inputTokens?: number; outputTokens?: number; turns?: number }): InstancePatch {
     const patch: InstancePatch = {};
-    if (e.costUsd !== undefined) patch.costUsd = this.runBase.costUsd + e.costUsd;
+    if (e.costUsd !== undefined) {
+      patch.costUsd = this.runBase.costUsd + e.costUsd;
+      // What this run spent since the last report goes to today's total (the daily fleet budget).
+      const delta = patch.costUsd - this.data.costUsd;
+      if (delta > 0) {
+        const day = localDay(this.now());
+        patch.spend = { ...this.data.spend, [day]: round((this.data.spend?.[day] ?? 0) + delta) };
+      }
+    }
     if (e.inputTokens !== undefined) patch.inputTokens = this.runBase.inputTokens + e.inputTokens;
     if (e.outputTokens !== undefined) patch.outputTokens = this.runBase.outputTokens + e.outputTokens;
     if (e.turns !== undefined) patch.turns = this.runBase.turns + e.turns;
@@ -329,4 +387,14 @@ function diffKeys(a: InstanceSnapshot, b: InstanceSnapshot): string[] {
     out.push(k);
   }
   return out;
+}
+
+/** `YYYY-MM-DD` of a time in the local time zone (the person's day, for the daily budget). Pure. */
+export function localDay(t: number): string {
+  const d = new Date(t);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function round(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6;
 }

@@ -23,9 +23,9 @@ import { liveness, localProbe, type ProcessProbe } from '../platform/processes';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
-import { isActive } from './instance';
+import { isOwned } from './instance';
 
-export type RequestKind = 'stop' | 'followUp';
+export type RequestKind = 'stop' | 'followUp' | 'resume';
 
 export interface InstanceRequest {
   /** The file name, unique. */
@@ -143,7 +143,7 @@ export class RequestMailbox extends Disposable {
   private read(name: string): InstanceRequest | undefined {
     try {
       const r = JSON.parse(fs.readFileSync(path.join(this.dir, name), 'utf8')) as InstanceRequest;
-      return typeof r.instanceId === 'string' && (r.kind === 'stop' || r.kind === 'followUp') ? { ...r, file: name } : undefined;
+      return typeof r.instanceId === 'string' && (r.kind === 'stop' || r.kind === 'followUp' || r.kind === 'resume') ? { ...r, file: name } : undefined;
     } catch {
       return undefined;
     }
@@ -170,7 +170,7 @@ export type Orphan = { instance: InstanceSnapshot; why: string; endAgent: boolea
 export function findOrphans(instances: readonly InstanceSnapshot[], isDrivenHere: (id: string) => boolean, probe: ProcessProbe = localProbe): Orphan[] {
   const out: Orphan[] = [];
   for (const s of instances) {
-    if (!(isActive(s.state) || s.state === 'queued') || isDrivenHere(s.id)) continue;
+    if (!isOwned(s.state) || isDrivenHere(s.id)) continue;
     const agentAlive = s.agent ? liveness(s.agent, probe) !== 'dead' : false;
     if (!s.driver) {
       const legacyPid = (s as { pid?: unknown }).pid;

@@ -3,7 +3,7 @@
  * the queue, its `after:` dependency, provisioning, the live agent and the follow-ups kept for its next turn. The
  * dispatcher decides when a run starts; the run does the starting and folds its agent's events into the instance.
  */
-import type { AgentHandle, AgentStartOptions } from '../agents/port';
+import { RESUME_PROMPT, type AgentHandle, type AgentStartOptions } from '../agents/port';
 import type { AgentEvent, DriverIdentity } from '../model';
 import type { ProcessProbe } from '../platform/processes';
 import { Disposable } from '../util/disposable';
@@ -19,6 +19,9 @@ export interface RunContext {
   logger: Logger;
   /** Lets the dispatcher start what waits for the slot this run just freed. */
   pump(): void;
+  /** How long a rate-limited agent without a reset time waits before its n-th attempt. */
+  backoffMs(attempt: number): number;
+  now(): number;
 }
 
 export class Run extends Disposable {
@@ -27,6 +30,8 @@ export class Run extends Disposable {
   dependsOn?: string;
   provisioning?: { controller: AbortController; done: Promise<void> };
   agent?: { handle?: AgentHandle; exited: boolean };
+  /** While `paused`: the timer that resumes the session when the limit resets. */
+  private pauseTimer?: NodeJS.Timeout;
 
   constructor(
     readonly instance: Instance,
@@ -35,6 +40,7 @@ export class Run extends Disposable {
   ) {
     super();
     this._register(instance);
+    this._register({ dispose: () => clearTimeout(this.pauseTimer) });
   }
 
   /** Releases `d` with this run. */
@@ -43,7 +49,32 @@ export class Run extends Disposable {
   }
 
   get driving(): boolean {
-    return this.queued || !!this.provisioning || (!!this.agent && !this.agent.exited);
+    return this.queued || !!this.provisioning || (!!this.agent && !this.agent.exited) || !!this.pauseTimer;
+  }
+
+  /** A paused agent continues its session now (Resume Now, or its limit reset). */
+  resumeNow(ctx: RunContext): void {
+    this.cancelPause();
+    const s = this.instance.snapshot;
+    const pending = s.pendingPrompts?.length ? this.withPending(undefined) : undefined;
+    this.startAgent(ctx, { prompt: pending ?? RESUME_PROMPT, resume: s.sessionId !== undefined });
+  }
+
+  cancelPause(): void {
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+  }
+
+  /** After a limit paused the agent: resume at its reset time, or after the backoff when none was given. */
+  private schedulePause(ctx: RunContext): void {
+    const s = this.instance.snapshot;
+    const until = s.pausedUntil ?? ctx.now() + ctx.backoffMs(s.pauseAttempts ?? 1);
+    if (s.pausedUntil === undefined) this.instance.update({ pausedUntil: until });
+    this.cancelPause();
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      if (this.instance.state === 'paused' && this.current(this)) this.resumeNow(ctx);
+    }, Math.max(0, until - ctx.now()));
   }
 
   /** `prompt` preceded by the follow-ups kept for this turn (which are then cleared). */
@@ -55,7 +86,7 @@ export class Run extends Disposable {
   }
 
   /** Creates the worktree (cancellable through `provisioning.controller`), records it, starts the agent. */
-  async provision(ctx: RunContext, baseFromDependency: string | undefined): Promise<void> {
+  async provision(ctx: RunContext, baseFromDependency: string | undefined, maxBudgetUsd?: number): Promise<void> {
     const inst = this.instance;
     const controller = new AbortController();
     let settle!: () => void;
@@ -85,7 +116,7 @@ export class Run extends Disposable {
         return;
       }
       this.provisioning = undefined;
-      this.startAgent(ctx, { prompt: this.withPending(s.prompt), resume: false });
+      this.startAgent(ctx, { prompt: this.withPending(s.prompt), resume: false, ...(maxBudgetUsd !== undefined ? { maxBudgetUsd } : {}) });
     } catch (err) {
       ctx.logger.error(`dispatch of "${inst.title}" failed: ${(err as Error).message}`);
     } finally {
@@ -134,6 +165,11 @@ export class Run extends Disposable {
     if (event.type !== 'exit') return;
     agent.exited = true;
     this.agent = undefined;
+    if (inst.state === 'paused') {
+      this.schedulePause(ctx);
+      ctx.pump();
+      return;
+    }
     // Follow-ups that arrived during the turn: the next turn, unless the person stopped it.
     const s = inst.snapshot;
     if (s.pendingPrompts?.length && (s.state === 'done' || s.state === 'failed') && s.worktreePath) {

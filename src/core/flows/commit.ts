@@ -6,7 +6,7 @@ import { GroveError } from '../errors';
 import { worktreeStatus } from '../git/changes';
 import { isGitError } from '../git/gitError';
 import { suggestCommitMessage } from '../git/mergeService';
-import { isActive } from '../fleet/instance';
+import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { requireInstance } from './instances';
@@ -26,7 +26,7 @@ export interface CommitResult {
 
 export async function commitAgentWork(g: Grove, id: string): Promise<CommitResult> {
   const inst = requireInstance(g, id);
-  if (isActive(inst.state) || inst.state === 'queued') throw new GroveError('Busy', `"${inst.title}" is still ${inst.state}: wait for it to finish or stop it before committing its work.`);
+  if (isOwned(inst.state)) throw new GroveError('Busy', `"${inst.title}" is still ${inst.state}: wait for it to finish or stop it before committing its work.`);
   const worktreePath = requireWorktree(inst);
   const files = await uncommittedFiles(g, inst);
   let message = suggestCommitMessage(inst.title, files);

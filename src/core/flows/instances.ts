@@ -3,8 +3,10 @@
  * whichever process drives the instance (see fleet/ownership.ts): this process acts itself when it drives the
  * instance or nobody does, and otherwise asks the driver through a request and waits for its answer.
  */
+import fs from 'node:fs';
 import { GroveError } from '../errors';
-import { isActive, isFinished } from '../fleet/instance';
+import { continuationPrompt } from '../fleet/continuation';
+import { isOwned, isFinished } from '../fleet/instance';
 import { describeDriver } from '../fleet/ownership';
 import type { Grove } from '../grove';
 import type { AgentMode, DriverIdentity, InstanceSnapshot } from '../model';
@@ -42,11 +44,11 @@ export function requireInstance(g: Grove, id: string): InstanceSnapshot {
 export async function ownerOf(g: Grove, id: string): Promise<{ kind: 'here' } | { kind: 'other'; driver: DriverIdentity } | { kind: 'none' }> {
   if (g.fleet.isDriving(id)) return { kind: 'here' };
   let s = requireInstance(g, id);
-  if (!(isActive(s.state) || s.state === 'queued')) return { kind: 'none' };
+  if (!(isOwned(s.state))) return { kind: 'none' };
   if (s.driver && liveness(s.driver) !== 'dead') return { kind: 'other', driver: s.driver };
   await g.fleet.reconcile(s.repoRoot);
   s = requireInstance(g, id);
-  if ((isActive(s.state) || s.state === 'queued') && s.driver) return { kind: 'other', driver: s.driver };
+  if ((isOwned(s.state)) && s.driver) return { kind: 'other', driver: s.driver };
   return { kind: 'none' };
 }
 
@@ -113,7 +115,7 @@ export async function stop(g: Grove, id: string): Promise<StopResult> {
   const { request, mailbox } = await g.fleet.request(id, 'stop');
   const stopped = await until(() => {
     const s = g.fleet.get(id);
-    return !s || !(isActive(s.state) || s.state === 'queued');
+    return !s || !(isOwned(s.state));
   }, ANSWER_MS);
   const s = requireInstance(g, id);
   if (!stopped) {
@@ -123,10 +125,24 @@ export async function stop(g: Grove, id: string): Promise<StopResult> {
   return { instance: s, message: `${describeDriver(owner.driver)} stopped "${s.title}" (${s.state}).` };
 }
 
-/** Continues an interrupted, stopped or failed instance in its session (or queues it again if it never got a worktree). */
+/**
+ * Continues an interrupted, stopped or failed instance in its session (or queues it again if it never got a
+ * worktree); a `paused` one (rate limited) resumes now instead of at its reset time — whichever process drives it.
+ */
 export async function resume(g: Grove, id: string): Promise<InstanceSnapshot> {
   const owner = await ownerOf(g, id);
   let s = requireInstance(g, id);
+  if (s.state === 'paused') {
+    if (owner.kind === 'here') g.fleet.resumeHere(id);
+    else if (owner.kind === 'other') {
+      const { request, mailbox } = await g.fleet.request(id, 'resume');
+      if (!(await until(() => g.fleet.get(id)?.state !== 'paused', ANSWER_MS))) {
+        mailbox.withdraw(request);
+        throw new GroveError('NoAnswer', `Asked ${describeDriver(owner.driver)} to resume "${s.title}" now, but it did not within ${ANSWER_MS / 1000} s.`);
+      }
+    }
+    return requireInstance(g, id);
+  }
   if (owner.kind !== 'none') throw new GroveError('Busy', `"${s.title}" is ${s.state}${owner.kind === 'other' ? ` in ${describeDriver(owner.driver)}` : ''}: nothing to resume.`);
   if (!isFinished(s.state) || s.state === 'done') throw new GroveError('InvalidInput', `"${s.title}" is ${s.state}: Resume continues a stopped, failed or interrupted agent; use Follow Up for a new request.`);
   if (!g.trusted()) throw new GroveError('Untrusted', 'Grove starts no agents in an untrusted workspace.');
@@ -143,7 +159,7 @@ export async function switchMode(g: Grove, id: string, mode: AgentMode, options:
   let s = requireInstance(g, id);
   if (mode === 'terminal' && !s.sessionId) throw new GroveError('InvalidInput', `"${s.title}" has no session yet.`);
   if (mode === 'background' && s.profile !== 'claude') throw new GroveError('NotSupported', `"${s.title}" runs ${s.profile}, which has no background mode.`);
-  if (isActive(s.state) || s.state === 'queued') {
+  if (isOwned(s.state)) {
     if (!options.stopFirst) throw new GroveError('Busy', `"${s.title}" is ${s.state}: stop it first.`);
     await stop(g, id);
     s = requireInstance(g, id);
@@ -183,5 +199,26 @@ export async function takeOver(g: Grove, id: string, options: { stopFirst?: bool
   if (!g.capabilities.terminal) throw new GroveError('NotSupported', 'Taking over a session needs a VS Code terminal.');
   await switchMode(g, id, 'terminal', options);
   g.fleet.followUpHere(id, '');
+  return requireInstance(g, id);
+}
+
+/**
+ * Continue in a Fresh Session: a new session in the same worktree whose first prompt carries the original task, a
+ * bounded summary of the previous session and the worktree's changes so far (after its context was exhausted).
+ */
+export async function continueInFreshSession(g: Grove, id: string): Promise<InstanceSnapshot> {
+  const owner = await ownerOf(g, id);
+  let s = requireInstance(g, id);
+  if (owner.kind !== 'none') throw new GroveError('Busy', `"${s.title}" is ${s.state}: stop it first.`);
+  if (!s.worktreePath) throw new GroveError('NotFound', `"${s.title}" has no worktree to continue in.`);
+  if (!g.trusted()) throw new GroveError('Untrusted', 'Grove starts no agents in an untrusted workspace.');
+  s = switchForHost(g, s);
+  let log = '';
+  try {
+    log = await fs.promises.readFile(await g.logPath(s), 'utf8');
+  } catch {
+    // No transcript: the prompt says so.
+  }
+  g.fleet.continueFresh(id, await continuationPrompt(g.git, s, log));
   return requireInstance(g, id);
 }

@@ -7,7 +7,7 @@
 import { GroveError } from '../errors';
 import { isGitError } from '../git/gitError';
 import { MergeBlockedError, mergeMessage, suggestCommitMessage, type MergeProblem, type MergeResult, type MergeStrategy } from '../git/mergeService';
-import { isActive } from '../fleet/instance';
+import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { commitAgentWork, uncommittedFiles } from './commit';
@@ -61,7 +61,7 @@ export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Pr
   let inst = requireInstance(g, req.id);
   const worktreePath = requireWorktree(inst);
   if (!inst.branch || !inst.baseRef) throw new GroveError('InvalidInput', `"${inst.title}" has no branch or base recorded.`);
-  if (isActive(inst.state) || inst.state === 'queued') throw new GroveError('Busy', `"${inst.title}" is ${inst.state}: wait for it to finish or stop it before merging.`);
+  if (isOwned(inst.state)) throw new GroveError('Busy', `"${inst.title}" is ${inst.state}: wait for it to finish or stop it before merging.`);
   const settings = g.settings(inst.repoRoot);
   let strategy = req.strategy ?? (settings.mergeStrategy !== 'ask' ? settings.mergeStrategy : undefined);
   if (!strategy) {

@@ -11,7 +11,7 @@ import { GroveError } from '../errors';
 import { isGitError } from '../git/gitError';
 import { describeLoss, type RemovalReport, type RemoveResult } from '../git/worktreeManager';
 import { samePath } from '../util/fsPaths';
-import { isActive } from '../fleet/instance';
+import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { requireInstance, stop } from './instances';
@@ -84,7 +84,7 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
     const landed = await g.merges.isContentMerged({ repoRoot: repoRoot ?? report.path, branch: report.branch, baseRef: report.baseRef }).catch(() => false);
     if (landed) report = { ...report, commits: [], merged: true, hasLoss: report.hasWorktreeLoss };
   }
-  const running = instances.filter((i) => isActive(i.state) || i.state === 'queued');
+  const running = instances.filter((i) => isOwned(i.state));
   return {
     ...(report ? { report } : {}),
     instances,

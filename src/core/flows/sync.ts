@@ -7,7 +7,7 @@ import path from 'node:path';
 import { GroveError } from '../errors';
 import { isGitError } from '../git/gitError';
 import { MergeBlockedError, type SyncResult, type SyncState, type SyncStrategy } from '../git/mergeService';
-import { isActive } from '../fleet/instance';
+import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { followUp, requireInstance, type FollowUpResult } from './instances';
@@ -34,7 +34,7 @@ export async function sync(g: Grove, ids: readonly string[], options: { strategy
   const out: SyncOutcome[] = [];
   for (const id of ids) {
     const inst = requireInstance(g, id);
-    if (isActive(inst.state) || inst.state === 'queued') {
+    if (isOwned(inst.state)) {
       out.push({ instance: inst, status: 'skipped', message: `"${inst.title}" is ${inst.state}: skipped` });
       continue;
     }

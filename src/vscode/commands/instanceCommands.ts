@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { describeToolUse } from '../../core/agents/claudeStream';
 import { followUp, resume, stop, switchMode, takeOver } from '../../core/flows/instances';
-import { isActive, isFinished } from '../../core/fleet/instance';
+import { isOwned, isActive, isFinished } from '../../core/fleet/instance';
 import type { InstanceSnapshot } from '../../core/model';
 import type { AgentRunners } from '../agents/agentRunners';
 import { LogDocumentProvider } from '../logDocument';
@@ -48,8 +48,8 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
       const list = targets(node, nodes);
       const chosen = list
         ? list.filter((n) => n.kind === 'instance').map((n) => s.fleet.get((n as { id: string }).id)).filter((i): i is InstanceSnapshot => !!i)
-        : [await pickInstance(s, undefined, (i) => isActive(i.state) || i.state === 'queued', 'stop')];
-      const live = chosen.filter((i) => isActive(i.state) || i.state === 'queued');
+        : [await pickInstance(s, undefined, (i) => isOwned(i.state), 'stop')];
+      const live = chosen.filter((i) => isOwned(i.state));
       const results = await Promise.allSettled(live.map((i) => stop(s.grove, i.id)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length) throw failed[0]!.reason;
@@ -72,7 +72,7 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
     },
 
     'grove.resumeInstance': async (node?: Node) => {
-      const inst = await pickInstance(s, node, (i) => isFinished(i.state) && i.state !== 'done', 'resume');
+      const inst = await pickInstance(s, node, (i) => (isFinished(i.state) && i.state !== 'done') || i.state === 'paused', 'resume');
       await resume(s.grove, inst.id);
     },
 

@@ -332,6 +332,7 @@ function stateIcon(state: InstanceState, waitReason?: string): vscode.ThemeIcon 
     case 'failed': return new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'));
     case 'stopped': return new vscode.ThemeIcon('debug-stop');
     case 'interrupted': return new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('list.warningForeground'));
+    case 'paused': return new vscode.ThemeIcon('watch', new vscode.ThemeColor('list.warningForeground'));
   }
 }
 
