@@ -100,6 +100,8 @@ export interface InstanceSnapshot {
   contextExhausted?: boolean;
   /** Fresh sessions started to carry the task on after its context was exhausted. */
   continuations?: number;
+  /** The lead agent that dispatched this one (an instance id, or a Claude Code session id): the tree nests it there. */
+  lead?: string;
   /** Where the raw stream / hook status of this instance is logged. */
   logPath?: string;
   /** Set once the instance's branch was merged into its base (it then shows in the Archived group). */

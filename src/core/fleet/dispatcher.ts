@@ -141,6 +141,7 @@ export class Dispatcher extends Disposable {
         baseRef: t.baseRef ?? options.baseRef,
         model: t.model ?? options.model,
         after: depIndex[i] !== undefined ? tasks[depIndex[i]!]!.title : undefined,
+        lead: options.lead,
       }, this.now());
       snapshot.driver = this.self;
       return this.add(snapshot);

@@ -77,6 +77,7 @@ export interface NewInstance {
   baseRef?: string;
   model?: string;
   after?: string;
+  lead?: string;
 }
 
 /** A fresh snapshot in state `queued`. */
@@ -102,6 +103,7 @@ export function createSnapshot(init: NewInstance, now: number = Date.now()): Ins
     outputTokens: 0,
     turns: 0,
     ...(init.after !== undefined ? { after: init.after } : {}),
+    ...(init.lead !== undefined ? { lead: init.lead } : {}),
   };
 }
 

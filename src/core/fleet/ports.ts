@@ -67,6 +67,8 @@ export interface DispatchOptions {
   profile?: string;
   /** Permission mode handed to the agent (default `acceptEdits`). */
   permissionMode?: PermissionMode;
+  /** The lead agent dispatching these tasks (its instance id or Claude Code session id), when an agent dispatches. */
+  lead?: string;
 }
 
 /**

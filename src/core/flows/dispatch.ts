@@ -24,6 +24,8 @@ export interface DispatchRequest {
   profile?: string;
   /** Asked for explicitly by the caller; otherwise the repository's `permissionMode` setting. */
   permissionMode?: PermissionMode;
+  /** The lead agent dispatching (see InstanceSnapshot.lead). */
+  lead?: string;
 }
 
 export interface DispatchAsk {
@@ -71,6 +73,7 @@ export async function dispatch(g: Grove, req: DispatchRequest, ask: DispatchAsk 
     model: req.model ?? settings.model,
     profile: req.profile,
     permissionMode,
+    ...(req.lead ? { lead: req.lead } : {}),
   };
   const instances = await g.fleet.dispatch(req.tasks, options);
   return { instances, warnings: await copyWarnings(g, req.repoRoot) };
