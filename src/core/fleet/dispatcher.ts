@@ -19,7 +19,7 @@
  * - **Cancel during provisioning** aborts the worktree request; the port rolls back; the instance is `stopped`.
  */
 import { randomUUID } from 'node:crypto';
-import { RESUME_PROMPT, type AgentHandle } from '../agents/port';
+import type { AgentHandle } from '../agents/port';
 import { GroveError } from '../errors';
 import type { AgentEvent, DriverIdentity, InstanceSnapshot } from '../model';
 import { localProbe, type ProcessProbe } from '../platform/processes';
@@ -27,7 +27,7 @@ import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { createSnapshot, Instance, isActive, isFinished } from './instance';
-import { Run, type RunContext } from './run';
+import { Run, type FollowUpOutcome, type RunContext } from './run';
 import { rateLimitBackoffMs, type StartDecision } from './scheduler';
 import { resolveDependencies, type DispatcherPorts, type DispatchOptions, type TaskSpec } from './ports';
 
@@ -49,7 +49,7 @@ export interface DispatcherOptions {
   backoffMs?: (attempt: number) => number;
 }
 
-export type FollowUpOutcome = 'sent' | 'queued' | 'started';
+export type { FollowUpOutcome } from './run';
 
 export class Dispatcher extends Disposable {
   private readonly _onDidAddInstance = this._register(new Emitter<Instance>());
@@ -197,102 +197,38 @@ export class Dispatcher extends Disposable {
    */
   async stop(id: string): Promise<boolean> {
     const run = this.require(id);
-    const inst = run.instance;
     if (run.queued) {
       run.queued = false;
       this.dequeue(id);
-      if (inst.state === 'queued') inst.transition('stopped');
-      return true;
     }
-    if (run.provisioning) {
-      run.provisioning.controller.abort();
-      await run.provisioning.done;
-      return true;
-    }
-    if (inst.state === 'paused' && run.driving) {
-      run.cancelPause();
-      inst.transition('stopped');
-      return true;
-    }
-    const agent = run.agent;
-    if (agent?.handle && !agent.exited) {
-      await agent.handle.stop();
-      // The runner should have reported `exit`; make sure the instance does not stay active if it did not.
-      if (run.agent === agent) run.agent = undefined;
-      if (isActive(inst.state)) inst.transition('stopped');
-      this.pump();
-      return true;
-    }
-    return false;
+    return run.stop(this.runContext);
   }
 
   /**
-   * Sends `prompt` to an instance this process drives or that nobody drives: to its live agent when it takes input
-   * now, into `pendingPrompts` when a turn is under way (sent when it ends), otherwise by starting the agent again
-   * in the same session.
+   * Sends `prompt` to an instance this process drives or that nobody drives (see {@link Run.followUp}).
    * @throws GroveError if the instance has no worktree and is not queued here.
    */
   followUp(id: string, prompt: string): FollowUpOutcome {
-    const run = this.require(id);
-    const inst = run.instance;
-    const agent = run.agent;
-    if (agent?.handle && !agent.exited) {
-      if (agent.handle.acceptsInput && (inst.state === 'running' || inst.state === 'waiting')) {
-        agent.handle.followUp(prompt);
-        return 'sent';
-      }
-      inst.update({ pendingPrompts: [...(inst.snapshot.pendingPrompts ?? []), prompt] });
-      return 'queued';
-    }
-    if (run.queued || run.provisioning || inst.state === 'starting') {
-      inst.update({ pendingPrompts: [...(inst.snapshot.pendingPrompts ?? []), prompt] });
-      return 'queued';
-    }
-    if (!isFinished(inst.state) && inst.state !== 'waiting') {
-      throw new GroveError('Busy', `"${inst.title}" is ${inst.state} in another Grove process.`);
-    }
-    if (!inst.snapshot.worktreePath) throw new GroveError('NotFound', `"${inst.title}" has no worktree to follow up in.`);
-    run.startAgent(this.runContext, { prompt: run.withPending(prompt), resume: inst.snapshot.sessionId !== undefined });
-    return 'started';
+    return this.require(id).followUp(this.runContext, prompt);
   }
 
   /**
-   * Continues an interrupted (or stopped/failed) instance: with a worktree, its session is resumed with the pending
-   * follow-ups or {@link RESUME_PROMPT} (or started afresh with its prompt if it never got a session id); without
-   * one it goes back to the queue.
+   * Continues an interrupted (or stopped/failed) instance, or a paused one now: with a worktree, its session is
+   * resumed with the pending follow-ups or {@link RESUME_PROMPT} (or started afresh with its prompt if it never got a
+   * session id); without one it goes back to the queue.
    */
   resume(id: string): void {
     const run = this.require(id);
-    const inst = run.instance;
-    if (inst.state === 'paused') {
-      run.resumeNow(this.runContext);
-      return;
-    }
-    if (!isFinished(inst.state) || inst.state === 'done') throw new GroveError('Busy', `"${inst.title}" cannot be resumed: it is ${inst.state}.`);
-    const s = inst.snapshot;
-    if (!s.worktreePath) {
-      if (inst.state !== 'interrupted') throw new GroveError('NotFound', `"${inst.title}" never got a worktree; dispatch it again.`);
-      inst.transition('queued', { driver: this.self, error: undefined });
+    if (run.resume(this.runContext) === 'requeue') {
       run.queued = true;
       this.queue.push(id);
       this.pump();
-      return;
     }
-    const resume = s.sessionId !== undefined;
-    const pending = s.pendingPrompts?.length ? run.withPending(undefined) : undefined;
-    run.startAgent(this.runContext, { prompt: pending ?? (resume ? RESUME_PROMPT : s.prompt), resume });
   }
 
-  /**
-   * Carries the task on in a new session in the same worktree (after its context was exhausted): `prompt` is the new
-   * session's first prompt. @throws GroveError unless the instance is finished and has a worktree.
-   */
+  /** Carries the task on in a new session in the same worktree (see {@link Run.continueFresh}). */
   continueFresh(id: string, prompt: string): void {
-    const run = this.require(id);
-    const inst = run.instance;
-    if (!isFinished(inst.state) || !inst.snapshot.worktreePath) throw new GroveError('Busy', `"${inst.title}" cannot continue in a fresh session: it is ${inst.state}.`);
-    inst.update({ sessionId: undefined, continuations: (inst.snapshot.continuations ?? 0) + 1, context: undefined });
-    run.startAgent(this.runContext, { prompt, resume: false });
+    this.require(id).continueFresh(this.runContext, prompt);
   }
 
   /** Stops the instance if this process drives it, and forgets it. */

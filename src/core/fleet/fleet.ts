@@ -9,20 +9,19 @@
  * - The ownership protocol (see ownership.ts): requests for instances this process drives are honoured; instances
  *   whose driver died are recorded `interrupted` and their leftover background agents ended.
  */
-import fs from 'node:fs';
 import type { AgentHandle } from '../agents/port';
 import type { AgentEvent, AgentMode, DriverIdentity, InstanceSnapshot, MergeRecord } from '../model';
-import { liveness, localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
+import { localProbe, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
 import { GroveError } from '../errors';
 import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { Dispatcher, type FollowUpOutcome } from './dispatcher';
-import { isOwned, isActive, isFinished, type Instance } from './instance';
-import { findOrphans } from './ownership';
+import { isOwned, isActive, type Instance } from './instance';
+import { Peers } from './peers';
 import type { DispatcherPorts, DispatchOptions, TaskSpec } from './ports';
 import type { Scheduler } from './scheduler';
-import type { RegistryContents, RegistryCorruption, RegistryOptions } from './registry';
+import type { RegistryCorruption, RegistryOptions } from './registry';
 import { RepositoryStore } from './repositoryStore';
 
 export interface FleetPorts extends DispatcherPorts {
@@ -78,7 +77,7 @@ export class Fleet extends Disposable {
   private readonly tracked = this._register(new DisposableMap<string, Disposable>());
   private readonly logger: Logger;
   private readonly probe: ProcessProbe;
-  private orphanTimer?: NodeJS.Timeout;
+  private readonly peers: Peers;
 
   constructor(
     private readonly ports: FleetPorts,
@@ -94,7 +93,7 @@ export class Fleet extends Disposable {
       now: options.now,
       newId: options.newId,
       probe: this.probe,
-      beforeStart: (s) => (this.takeStopRequest(s) ? 'stop' : undefined),
+      beforeStart: (s) => (this.peers.takeStopRequest(s) ? 'stop' : undefined),
       gate: options.scheduler ? (s) => options.scheduler!.decide(s, this.instances()) : undefined,
       backoffMs: options.backoffMs,
     }));
@@ -104,7 +103,17 @@ export class Fleet extends Disposable {
       void this.repo(s.repoRoot).then((r) => r.remove(s.id), () => undefined);
       this._onDidChangeInstances.fire({ changed: [], removed: [s.id] });
     }));
-    this._register(Disposable.from(() => clearInterval(this.orphanTimer)));
+    this.peers = this._register(new Peers({
+      dispatcher: this.dispatcher,
+      instances: () => this.instances(),
+      store: (repoRoot) => this.loaded.get(repoRoot),
+      stores: () => [...this.loaded.keys()],
+      forget: (id) => {
+        this.tracked.deleteAndDispose(id);
+        this._onDidChangeInstances.fire({ changed: [], removed: [id] });
+      },
+      flush: () => this.flush(),
+    }, { probe: this.probe, logger: this.logger, endOrphanAgent: options.endOrphanAgent, orphanCheckMs: options.orphanCheckMs }));
   }
 
   get self(): DriverIdentity {
@@ -244,39 +253,13 @@ export class Fleet extends Disposable {
   }
 
   /** Applies the dead-driver rule to one repository now (also runs on every registry change and on a slow timer). */
-  async reconcile(repoRoot: string): Promise<number> {
-    const orphans = findOrphans(this.instances().filter((s) => s.repoRoot === repoRoot), (id) => this.isDriving(id), this.probe);
-    for (const o of orphans) {
-      const inst = this.dispatcher.get(o.instance.id);
-      if (!inst || !(isOwned(inst.state))) continue;
-      this.logger.info(`"${inst.title}": ${o.why}; recorded as interrupted`);
-      const agent = inst.snapshot.agent;
-      inst.transition('interrupted', { error: o.why });
-      if (o.endAgent && agent && this.options.endOrphanAgent) {
-        await this.options.endOrphanAgent(agent).catch((err: Error) => this.logger.warn(`ending the agent of "${inst.title}" (pid ${agent.pid}): ${err.message}`));
-      }
-    }
-    // A finished instance whose worktree folder was deleted by hand says so (nobody owns a finished instance).
-    for (const s of this.instances()) {
-      if (s.repoRoot !== repoRoot || !isFinished(s.state) || s.archived || !s.worktreePath || s.error?.includes('worktree missing')) continue;
-      if (!fs.existsSync(s.worktreePath)) this.dispatcher.get(s.id)?.update({ error: s.error ? `${s.error}; worktree missing` : 'worktree missing' });
-    }
-    this.armOrphanTimer();
-    return orphans.length;
+  reconcile(repoRoot: string): Promise<number> {
+    return this.peers.reconcile(repoRoot);
   }
 
-  /**
-   * Stops an instance whose driver is dead but whose agent still runs (a terminal session whose window went away):
-   * its agent process is ended (only the very process recorded) and the instance recorded `stopped`.
-   */
-  async stopOrphan(id: string): Promise<void> {
-    const inst = this.requireInstance(id);
-    const s = inst.snapshot;
-    if (this.isDriving(id) || !(isOwned(s.state))) return;
-    if (s.driver && liveness(s.driver, this.probe) !== 'dead') throw new GroveError('Busy', `"${s.title}" is driven by a live process.`);
-    if (s.agent && this.options.endOrphanAgent) await this.options.endOrphanAgent(s.agent);
-    const now = this.dispatcher.get(id);
-    if (now && (isActive(now.state) || now.state === 'queued')) now.transition('stopped');
+  /** Stops an instance whose driver is dead but whose agent still runs (see {@link Peers.stopOrphan}). */
+  stopOrphan(id: string): Promise<void> {
+    return this.peers.stopOrphan(id);
   }
 
   /** Resolves when every change so far is on disk. */
@@ -324,8 +307,8 @@ export class Fleet extends Disposable {
       r = this.ports.commonDir(repoRoot).then((commonDir) => {
         const store = new RepositoryStore(commonDir, this.logger, { registry: this.options.registry, activityWriteMs: this.options.activityWriteMs });
         store.registry.onDidReportCorruption((c) => this._onDidReportCorruption.fire(c));
-        store.registry.onDidChange((contents) => this.mirror(repoRoot, contents));
-        store.mailbox.onDidPost((id) => this.honourRequests(id));
+        store.registry.onDidChange((contents) => this.peers.mirror(repoRoot, contents));
+        store.mailbox.onDidPost((id) => this.peers.honourRequests(id));
         if (!this.isDisposed) store.watch();
         this.loaded.set(repoRoot, store);
         return store;
@@ -334,44 +317,6 @@ export class Fleet extends Disposable {
       this.repos.set(repoRoot, r);
     }
     return r;
-  }
-
-  /** Another process changed the registry: take its newer snapshots of instances we do not drive, and its removals. */
-  private mirror(repoRoot: string, contents: RegistryContents): void {
-    for (const s of contents.instances) {
-      const inst = this.dispatcher.get(s.id);
-      if (!inst) this.dispatcher.adopt(s);
-      else if (!this.dispatcher.isDriving(s.id) && s.updatedAt > inst.snapshot.updatedAt) inst.mirror(s);
-    }
-    for (const id of contents.removed) {
-      if (this.dispatcher.get(id) && !this.dispatcher.isDriving(id)) {
-        this.dispatcher.forget(id);
-        this.tracked.deleteAndDispose(id);
-        this._onDidChangeInstances.fire({ changed: [], removed: [id] });
-      }
-    }
-    void this.reconcile(repoRoot);
-  }
-
-  /** Stop and follow-up requests another process posted for an instance this process drives. */
-  private honourRequests(id: string): void {
-    if (!this.dispatcher.isDriving(id)) return;
-    const s = this.get(id);
-    const r = s && this.loaded.get(s.repoRoot);
-    if (!r) return;
-    for (const req of r.mailbox.take(id)) {
-      this.logger.info(`"${s.title}": ${req.kind} requested by pid ${req.from.pid}`);
-      if (req.kind === 'stop') void this.dispatcher.stop(id).then(() => this.flush());
-      else if (req.kind === 'resume') {
-        if (this.get(id)?.state === 'paused') this.dispatcher.resume(id);
-      } else if (req.prompt?.trim()) {
-        try {
-          this.dispatcher.followUp(id, req.prompt);
-        } catch (err) {
-          this.logger.warn(`follow-up request for "${s.title}": ${(err as Error).message}`);
-        }
-      }
-    }
   }
 
   private async maybeContinue(s: InstanceSnapshot): Promise<void> {
@@ -387,28 +332,5 @@ export class Fleet extends Disposable {
     }
   }
 
-  /** Right before a queued instance starts: a stop request waiting for it wins. */
-  private takeStopRequest(s: InstanceSnapshot): boolean {
-    const r = this.loaded.get(s.repoRoot);
-    if (!r) return false;
-    const requests = r.mailbox.peek(s.id);
-    if (!requests.some((q) => q.kind === 'stop')) return false;
-    r.mailbox.take(s.id);
-    return true;
-  }
 
-  /** A slow check of foreign drivers, armed only while some mirrored instance is active or queued. */
-  private armOrphanTimer(): void {
-    const foreign = this.instances().some((s) => (isOwned(s.state)) && !this.isDriving(s.id));
-    if (!foreign) {
-      clearInterval(this.orphanTimer);
-      this.orphanTimer = undefined;
-      return;
-    }
-    if (this.orphanTimer || this.isDisposed) return;
-    this.orphanTimer = setInterval(() => {
-      for (const root of this.loaded.keys()) void this.reconcile(root);
-    }, this.options.orphanCheckMs ?? 5000);
-    this.orphanTimer.unref?.();
-  }
 }

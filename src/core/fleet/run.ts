@@ -8,7 +8,8 @@ import type { AgentEvent, DriverIdentity } from '../model';
 import type { ProcessProbe } from '../platform/processes';
 import { Disposable } from '../util/disposable';
 import type { Logger } from '../util/logger';
-import type { Instance } from './instance';
+import { GroveError } from '../errors';
+import { isActive, isFinished, type Instance } from './instance';
 import type { DispatcherPorts, ProvisionedWorktree } from './ports';
 
 /** What a run needs from the dispatcher that owns it. */
@@ -23,6 +24,8 @@ export interface RunContext {
   backoffMs(attempt: number): number;
   now(): number;
 }
+
+export type FollowUpOutcome = 'sent' | 'queued' | 'started';
 
 export class Run extends Disposable {
   queued = false;
@@ -50,6 +53,97 @@ export class Run extends Disposable {
 
   get driving(): boolean {
     return this.queued || !!this.provisioning || (!!this.agent && !this.agent.exited) || !!this.pauseTimer;
+  }
+
+  /**
+   * Stops what this process does for the instance: a queued one is not started, a provisioning one is rolled back, a
+   * paused one stays stopped, a live agent is ended. False when this process does nothing for it.
+   */
+  async stop(ctx: RunContext): Promise<boolean> {
+    const inst = this.instance;
+    if (inst.state === 'queued') {
+      this.queued = false;
+      inst.transition('stopped');
+      return true;
+    }
+    if (this.provisioning) {
+      this.provisioning.controller.abort();
+      await this.provisioning.done;
+      return true;
+    }
+    if (inst.state === 'paused' && this.pauseTimer) {
+      this.cancelPause();
+      inst.transition('stopped');
+      return true;
+    }
+    const agent = this.agent;
+    if (agent?.handle && !agent.exited) {
+      await agent.handle.stop();
+      // The runner should have reported `exit`; make sure the instance does not stay active if it did not.
+      if (this.agent === agent) this.agent = undefined;
+      if (isActive(inst.state)) inst.transition('stopped');
+      ctx.pump();
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Sends `prompt` to the live agent when it takes input now, into `pendingPrompts` when a turn is under way (sent
+   * when it ends), otherwise by starting the agent again in the same session.
+   */
+  followUp(ctx: RunContext, prompt: string): FollowUpOutcome {
+    const inst = this.instance;
+    const agent = this.agent;
+    if (agent?.handle && !agent.exited) {
+      if (agent.handle.acceptsInput && (inst.state === 'running' || inst.state === 'waiting')) {
+        agent.handle.followUp(prompt);
+        return 'sent';
+      }
+      inst.update({ pendingPrompts: [...(inst.snapshot.pendingPrompts ?? []), prompt] });
+      return 'queued';
+    }
+    if (this.queued || this.provisioning || inst.state === 'starting' || (inst.state === 'paused' && this.pauseTimer)) {
+      inst.update({ pendingPrompts: [...(inst.snapshot.pendingPrompts ?? []), prompt] });
+      return 'queued';
+    }
+    if (!isFinished(inst.state) && inst.state !== 'waiting') {
+      throw new GroveError('Busy', `"${inst.title}" is ${inst.state} in another Grove process.`);
+    }
+    if (!inst.snapshot.worktreePath) throw new GroveError('NotFound', `"${inst.title}" has no worktree to follow up in.`);
+    this.startAgent(ctx, { prompt: this.withPending(prompt), resume: inst.snapshot.sessionId !== undefined });
+    return 'started';
+  }
+
+  /** Resume: a paused agent now; a finished one in its session; 'requeue' when it never got a worktree. */
+  resume(ctx: RunContext): 'started' | 'requeue' {
+    const inst = this.instance;
+    if (inst.state === 'paused') {
+      this.resumeNow(ctx);
+      return 'started';
+    }
+    if (!isFinished(inst.state) || inst.state === 'done') throw new GroveError('Busy', `"${inst.title}" cannot be resumed: it is ${inst.state}.`);
+    const s = inst.snapshot;
+    if (!s.worktreePath) {
+      if (inst.state !== 'interrupted') throw new GroveError('NotFound', `"${inst.title}" never got a worktree; dispatch it again.`);
+      inst.transition('queued', { driver: ctx.self, error: undefined });
+      return 'requeue';
+    }
+    const resume = s.sessionId !== undefined;
+    const pending = s.pendingPrompts?.length ? this.withPending(undefined) : undefined;
+    this.startAgent(ctx, { prompt: pending ?? (resume ? RESUME_PROMPT : s.prompt), resume });
+    return 'started';
+  }
+
+  /**
+   * Carries the task on in a new session in the same worktree (after its context was exhausted): `prompt` is the new
+   * session's first prompt. @throws GroveError unless the instance is finished and has a worktree.
+   */
+  continueFresh(ctx: RunContext, prompt: string): void {
+    const inst = this.instance;
+    if (!isFinished(inst.state) || !inst.snapshot.worktreePath) throw new GroveError('Busy', `"${inst.title}" cannot continue in a fresh session: it is ${inst.state}.`);
+    inst.update({ sessionId: undefined, continuations: (inst.snapshot.continuations ?? 0) + 1, context: undefined });
+    this.startAgent(ctx, { prompt, resume: false });
   }
 
   /** A paused agent continues its session now (Resume Now, or its limit reset). */

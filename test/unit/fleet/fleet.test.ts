@@ -204,7 +204,7 @@ describe('fleet/fleet', () => {
       await fleet.whenSettled();
       await fleet.flush();
       assert.equal((await new InstanceRegistry(dir).read())[0]!.state, 'done');
-      assert.equal((fleet as unknown as { orphanTimer?: unknown }).orphanTimer, undefined, 'nothing to watch: no timer');
+      assert.equal((fleet as unknown as { peers: { timer?: unknown } }).peers.timer, undefined, 'nothing to watch: no timer');
     } finally {
       w.close();
     }
