@@ -140,6 +140,7 @@ export function messageToEvents(msg: StreamMessage, cwd?: string): AgentEvent[] 
       if (msg.subtype === 'init' && typeof msg.session_id === 'string') {
         return [{ type: 'session', sessionId: msg.session_id, model: str(msg.model) }];
       }
+      if (msg.subtype === 'status' && msg.status === 'compacting') return [{ type: 'activity', text: 'Compacting the conversation…' }];
       if (msg.subtype === 'compact_boundary') {
         const meta = asRecord(msg.compact_metadata);
         return [{ type: 'compacted', trigger: str(meta.trigger) ?? 'auto', preTokens: num(meta.pre_tokens), postTokens: num(meta.post_tokens) }];

@@ -50,9 +50,10 @@ export class Scheduler {
     const account = this.options.account(s);
     const settings = this.options.settings(s.repoRoot);
 
+    // A pause whose resume time is not set yet (its agent is still exiting) holds the account too.
     const limitedUntil = all
-      .filter((i) => i.state === 'paused' && i.pausedUntil !== undefined && i.pausedUntil > now && (account === undefined || i.account === account))
-      .reduce((m, i) => Math.max(m, i.pausedUntil!), 0);
+      .filter((i) => i.state === 'paused' && (i.pausedUntil === undefined || i.pausedUntil > now) && (account === undefined || i.account === account))
+      .reduce((m, i) => Math.max(m, i.pausedUntil ?? now + 1000), 0);
     if (limitedUntil) return { wait: `rate limited until ${clock(limitedUntil)}`, retryMs: limitedUntil - now, account };
 
     let maxBudgetUsd = settings.maxBudgetUsd;
