@@ -19,6 +19,7 @@ import { GitContentProvider, GIT_SCHEME } from './vscode/review/gitContent';
 import { reviewCommands } from './vscode/review/reviewCommands';
 import { ReviewModel } from './vscode/review/reviewModel';
 import { StatusBarSummary } from './vscode/statusBar';
+import { AgentMemory } from './vscode/tree/agentMemory';
 import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
@@ -54,24 +55,30 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
 
   const review = new ReviewModel(git, merges, fleet, repos, log);
   const claudeSessions = new ClaudeSessionsModel(fleet);
-  const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions);
+  const memory = new AgentMemory(() => fleet.instances());
+  const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions, memory);
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
     view.title = 'Agents (demo model)';
     view.description = 'Demo model';
   }
-  const status = new StatusBarSummary(demoModel);
+  const status = new StatusBarSummary(demoModel, (roots) => roots.map((repoRoot) => ({ repoRoot, ...grove.budget(repoRoot) })));
   const logs = new LogDocumentProvider(fleet, repos);
   context.subscriptions.push(
     review, claudeSessions, tree, view, status, logs,
-    view.onDidChangeVisibility((e) => e.visible && void claudeSessions.refresh()),
+    memory,
+    view.onDidChangeVisibility((e) => {
+      memory.setVisible(e.visible);
+      if (e.visible) void claudeSessions.refresh();
+    }),
     vscode.workspace.registerTextDocumentContentProvider(GIT_SCHEME, new GitContentProvider(git)),
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
-    new Notifications(fleet),
+    new Notifications(fleet, (repoRoot) => grove.budget(repoRoot)),
     vscode.workspace.registerTextDocumentContentProvider(LOG_SCHEME, logs),
     fleet.onDidChangeInstances((change) => {
       status.update(fleet.instances());
+      memory.instancesChanged();
       for (const i of change.changed) logs.refresh(i.id);
       void vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
     }),
@@ -79,8 +86,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       void vscode.window.showErrorMessage(`Grove: the agent registry ${c.file} was unreadable. Its content was kept in ${c.backup}.`);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // The cap is read per repository at each scheduling step; a raised cap starts queued work at once.
-      if (e.affectsConfiguration('grove.maxConcurrent')) fleet.maxConcurrent = (repoRoot) => groveConfig(vscode.Uri.file(repoRoot)).maxConcurrent;
+      // The cap, the budget and the memory floor are read per repository at each scheduling step: queued work
+      // that fits now starts at once.
+      if (['maxConcurrent', 'fleetBudgetUsd', 'minFreeMemoryMb', 'maxBudgetUsd'].some((k) => e.affectsConfiguration(`grove.${k}`))) {
+        fleet.settingsChanged();
+        status.update(fleet.instances());
+      }
     }),
     ...registerCommands(log, () => channel.show(true), {
       ...worktreeCommands(services),
@@ -110,6 +121,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     await grove.recover(roots);
     await agents.reattachTerminals(fleet);
     if (view.visible) void claudeSessions.refresh();
+    memory.setVisible(view.visible);
     status.update(fleet.instances());
     await vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
     await vscode.commands.executeCommand('setContext', 'grove.ready', true);

@@ -19,6 +19,13 @@ export function cost(usd: number): string {
 
 /** What the instance did last, or why it failed. */
 export function lastWord(s: InstanceSnapshot): string {
+  // The way on comes first: the table cuts long words.
+  if (s.state === 'paused') {
+    const until = s.pausedUntil ? ` until ${new Date(s.pausedUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : '';
+    return `paused${until} (grove resume ${shortId(s.id)}): ${s.pauseReason ?? 'a usage limit'}`;
+  }
+  if (s.state === 'queued' && s.waitingFor) return `waiting for ${s.waitingFor}`;
+  if (s.state === 'failed' && s.contextExhausted) return `context exhausted (grove continue ${shortId(s.id)}): ${(s.error ?? '').replace(/^context exhausted: /, '')}`;
   if ((s.state === 'failed' || s.state === 'interrupted' || s.state === 'queued') && s.error) return s.error;
   return s.lastActivity ?? (s.state === 'done' && s.resultText ? s.resultText : '');
 }

@@ -8,7 +8,7 @@ import { settingsHelp } from '../core/settings';
 import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
-import { logCommand, mergeCommand, removeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
+import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -19,13 +19,16 @@ export const USAGE = `grove — run many Claude Code agents in parallel, each on
 Usage:
   grove dispatch --plan plan.md [--select "Title"]… [--max N] [--base REF] [--json]
   grove dispatch --prompt "…" [--title T] [--base REF] [--json]
-      Runs the tasks to completion in the foreground (progress on stderr; Ctrl-C stops them).
-  grove status [<id>…] [--json]          Instances of the repository (all windows and processes)
-      Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop them; they stay resumable.
+      Runs the tasks to completion in the foreground (progress on stderr); Ctrl-C, SIGTERM and SIGHUP (a closed
+      terminal) stop them, and they stay resumable.
   grove status [<id>…] [--json]          Instances of the repository (all windows and processes); a read: changes nothing
   grove follow-up <id> "<prompt>"        One more turn in the instance's session (in the foreground, or handed to
                                          the process that drives it)
   grove stop <id>                        Stops an agent, whichever process drives it; a queued one never starts
+  grove resume <id>                      A stopped, failed or interrupted agent continues its session; a paused
+                                         (rate-limited) one resumes now
+  grove continue <id>                    The task goes on in a fresh session with a summary of the last one (after
+                                         its context ran out)
   grove review <id> [--stat]             Changed files, commits and patch against the merge-base
   grove merge <id> [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep]
                                          Preflight (conflicts, your checkout, GROVE_CHECK_COMMAND), then merge
@@ -51,6 +54,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   'follow-up': followUpCommand,
   followup: followUpCommand,
   stop: stopCommand,
+  resume: resumeCommand,
+  continue: continueCommand,
   review: reviewCommand,
   merge: mergeCommand,
   remove: removeCommand,

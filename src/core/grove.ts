@@ -63,6 +63,8 @@ export class Grove extends Disposable {
   readonly agents: AgentPort;
   readonly self: DriverIdentity;
   readonly logger: Logger;
+  /** The start rules besides the cap: rate limits per account, the daily budget, free memory. */
+  readonly scheduler: Scheduler;
   private readonly commonDirs = new Map<string, string>();
 
   constructor(private readonly host: GroveHost) {
@@ -82,6 +84,12 @@ export class Grove extends Disposable {
       logger: this.logger,
     });
     if (isDisposable(this.agents)) this._register(this.agents);
+    this.scheduler = new Scheduler({
+      settings: (r) => host.settings(r),
+      memory: host.memory ?? (() => availableMemoryMb()),
+      account: (i) => this.account(i),
+      now: host.fleet?.now,
+    });
     this.fleet = this._register(new Fleet(
       {
         commonDir: (repoRoot) => this.commonDir(repoRoot),
@@ -110,12 +118,7 @@ export class Grove extends Disposable {
           if (!host.settings(i.repoRoot).autoContinue || (i.continuations ?? 0) >= 2) return undefined;
           return continuationPrompt(this.git, i, await readText(await this.logPath(i)));
         },
-        scheduler: new Scheduler({
-          settings: (r) => host.settings(r),
-          memory: host.memory ?? (() => availableMemoryMb()),
-          account: (i) => this.account(i),
-          now: host.fleet?.now,
-        }),
+        scheduler: this.scheduler,
         ...host.fleet,
       },
     ));
@@ -123,6 +126,11 @@ export class Grove extends Disposable {
 
   settings(repoRoot: string): GroveSettings {
     return this.host.settings(repoRoot);
+  }
+
+  /** Today's spend of a repository's agents and its daily fleet budget (none when unset). */
+  budget(repoRoot: string): { spent: number; budget?: number } {
+    return this.scheduler.budget(repoRoot, this.fleet.instances());
   }
 
   trusted(): boolean {

@@ -77,8 +77,20 @@ export class TempRepos {
     return root;
   }
 
-  cleanup(): void {
-    for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  private readonly closers: Array<() => unknown> = [];
+
+  /**
+   * Runs `close` after each test before the folders go (mocha runs a suite's afterEach hooks in the order they were
+   * defined, so a hook defined after useTempRepos would run too late: a Grove still writing its registry into a
+   * folder being removed).
+   */
+  closeFirst(close: () => unknown): void {
+    this.closers.push(close);
+  }
+
+  async cleanup(): Promise<void> {
+    for (const close of this.closers) await close();
+    for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }
 

@@ -1,6 +1,6 @@
 import { oneLine } from '../../core/agents/transcript';
 import { GroveError } from '../../core/errors';
-import { stop } from '../../core/flows/instances';
+import { continueInFreshSession, ownerOf, resume, stop } from '../../core/flows/instances';
 import { merge } from '../../core/flows/merge';
 import { remove } from '../../core/flows/remove';
 import { review } from '../../core/flows/review';
@@ -9,9 +9,10 @@ import { isActive } from '../../core/fleet/instance';
 import type { MergeProblem, MergeStrategy } from '../../core/git/mergeService';
 import { exactly, parse, str, UsageError } from '../args';
 import { cost, reviewText, shortId, statusTable } from '../format';
-import { openContext, type Io } from './common';
+import { openContext, runInForeground, type Io } from './common';
 
 const VERBOSE = { verbose: { type: 'boolean' } } as const;
+const RUN = { ...VERBOSE, quiet: { type: 'boolean', short: 'q' } } as const;
 
 /** `grove status`: a read — it never changes an instance a live process owns. */
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -37,6 +38,45 @@ export async function stopCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     await ctx.close();
   }
+}
+
+/**
+ * `grove resume <id>`: a stopped, failed or interrupted agent continues its session in the foreground; a paused one
+ * (rate limited) resumes now — handed to the process that drives it, when one does.
+ */
+export async function resumeCommand(argv: string[], io: Io): Promise<number> {
+  return continueCommandOf('resume', (ctx, id) => resume(ctx.grove, id))(argv, io);
+}
+
+/** `grove continue <id>`: the task goes on in a fresh session with a summary of the last (its context was exhausted). */
+export async function continueCommand(argv: string[], io: Io): Promise<number> {
+  return continueCommandOf('continue', (ctx, id) => continueInFreshSession(ctx.grove, id))(argv, io);
+}
+
+function continueCommandOf(name: string, start: (ctx: Awaited<ReturnType<typeof openContext>>, id: string) => Promise<unknown>) {
+  return async (argv: string[], io: Io): Promise<number> => {
+    const { values, positionals } = parse(argv, RUN);
+    const [ref] = exactly(positionals, ['id'], name);
+    const ctx = await openContext(values, io);
+    try {
+      const id = ctx.resolve(ref!).id;
+      await start(ctx, id);
+      const owner = await ownerOf(ctx.grove, id);
+      if (owner.kind !== 'here') {
+        // Another process drives it (a paused agent resumed there): that process runs the turn.
+        const s = ctx.grove.fleet.get(id)!;
+        io.out(values.json ? JSON.stringify({ ok: true, instance: s }, null, 2) : `${shortId(s.id)} ${s.title}: ${s.state}`);
+        return 0;
+      }
+      const [final] = await runInForeground(ctx, [id], io, values.json === true || values.quiet === true);
+      if (!final) throw new GroveError('NotFound', 'the instance disappeared');
+      if (values.json === true) io.out(JSON.stringify({ ok: final.state === 'done', instance: final }, null, 2));
+      else io.out(`${shortId(final.id)} ${final.title}: ${final.state}${final.error ? ` — ${final.error}` : ''}`);
+      return final.state === 'done' ? 0 : 1;
+    } finally {
+      await ctx.close();
+    }
+  };
 }
 
 export async function reviewCommand(argv: string[], io: Io): Promise<number> {

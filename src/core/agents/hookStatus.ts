@@ -83,6 +83,29 @@ export class HookStatusMapper {
         if (this.state !== 'waiting-user') out.push({ type: 'waiting', reason: 'user' });
         this.state = 'waiting-user';
         break;
+      case 'StopFailure': {
+        // The turn ended on an API error; the session stays at its prompt. A limit pauses the agent until it resets.
+        // A failure inside a subagent (its agent_id set, e.g. a compaction) is the main turn's to report.
+        if (typeof line.agent_id === 'string') break;
+        const error = typeof line.error === 'string' ? line.error : 'unknown';
+        const said = [line.error_details, line.last_assistant_message].find((t): t is string => typeof t === 'string' && !!t.trim());
+        const detail = said?.trim().slice(0, 300);
+        if (error === 'rate_limit' || error === 'overloaded') {
+          const text = detail ?? (error === 'overloaded' ? 'the API is overloaded' : 'usage limit reached');
+          out.push({ type: 'rateLimited', text, limit: error }, { type: 'result', isError: true, subtype: 'error_during_execution', text, reason: 'rateLimit' });
+        } else {
+          out.push({ type: 'activity', text: `The turn failed: ${detail ?? error.replace(/_/g, ' ')}` }, { type: 'waiting', reason: 'user' });
+        }
+        this.state = 'waiting-user';
+        break;
+      }
+      case 'PreCompact':
+        running();
+        out.push({ type: 'activity', text: 'Compacting the conversation' });
+        break;
+      case 'PostCompact':
+        out.push({ type: 'compacted', trigger: typeof line.trigger === 'string' ? line.trigger : 'auto' });
+        break;
       case 'SessionEnd':
         if (this.state !== 'exited') out.push({ type: 'exit', code: null, signal: null, stoppedByUser: line.reason === 'prompt_input_exit' || line.reason === 'logout' });
         this.state = 'exited';

@@ -7,6 +7,7 @@
 import type { AgentEvent, AgentMode, InstanceSnapshot, InstanceState } from '../model';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
+import { localDay } from '../util/localDay';
 
 /**
  * Legal transitions. Besides the forward path, a finished or waiting instance can be started again
@@ -252,6 +253,8 @@ export class Instance extends Disposable {
         this.toWaiting('permission', { lastActivity: `Permission: ${event.request.summary}` });
         return;
       case 'waiting':
+        // A live terminal session the limit paused sits at its prompt: it waits for the reset, not for the person.
+        if (state === 'paused') return;
         this.toWaiting(event.reason, {});
         return;
       case 'running':
@@ -389,12 +392,6 @@ function diffKeys(a: InstanceSnapshot, b: InstanceSnapshot): string[] {
     out.push(k);
   }
   return out;
-}
-
-/** `YYYY-MM-DD` of a time in the local time zone (the person's day, for the daily budget). Pure. */
-export function localDay(t: number): string {
-  const d = new Date(t);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
 function round(usd: number): number {

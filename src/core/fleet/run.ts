@@ -9,7 +9,7 @@ import type { ProcessProbe } from '../platform/processes';
 import { Disposable } from '../util/disposable';
 import type { Logger } from '../util/logger';
 import { GroveError } from '../errors';
-import { isActive, isFinished, type Instance } from './instance';
+import { isActive, isFinished, type Instance, type InstancePatch } from './instance';
 import type { DispatcherPorts, ProvisionedWorktree } from './ports';
 
 /** What a run needs from the dispatcher that owns it. */
@@ -71,12 +71,15 @@ export class Run extends Disposable {
       await this.provisioning.done;
       return true;
     }
+    const agent = this.agent;
     if (inst.state === 'paused' && this.pauseTimer) {
       this.cancelPause();
-      inst.transition('stopped');
+      // A terminal session stays open while paused: Stop ends it too.
+      if (agent?.handle && !agent.exited) await agent.handle.stop();
+      if (this.agent === agent) this.agent = undefined;
+      if (inst.state === 'paused') inst.transition('stopped');
       return true;
     }
-    const agent = this.agent;
     if (agent?.handle && !agent.exited) {
       await agent.handle.stop();
       // The runner should have reported `exit`; make sure the instance does not stay active if it did not.
@@ -142,8 +145,8 @@ export class Run extends Disposable {
   continueFresh(ctx: RunContext, prompt: string): void {
     const inst = this.instance;
     if (!isFinished(inst.state) || !inst.snapshot.worktreePath) throw new GroveError('Busy', `"${inst.title}" cannot continue in a fresh session: it is ${inst.state}.`);
-    inst.update({ sessionId: undefined, continuations: (inst.snapshot.continuations ?? 0) + 1, context: undefined });
-    this.startAgent(ctx, { prompt, resume: false });
+    // One change: nobody sees the failed instance with its new count before it starts.
+    this.startAgent(ctx, { prompt, resume: false }, { sessionId: undefined, continuations: (inst.snapshot.continuations ?? 0) + 1, context: undefined });
   }
 
   /** A paused agent continues its session now (Resume Now, or its limit reset). */
@@ -151,6 +154,13 @@ export class Run extends Disposable {
     this.cancelPause();
     const s = this.instance.snapshot;
     const pending = s.pendingPrompts?.length ? this.withPending(undefined) : undefined;
+    const agent = this.agent;
+    if (agent?.handle && !agent.exited && agent.handle.acceptsInput) {
+      // A terminal session the limit paused is still open at its prompt: the next turn is typed into it.
+      agent.handle.followUp(pending ?? RESUME_PROMPT);
+      this.instance.transition('running');
+      return;
+    }
     this.startAgent(ctx, { prompt: pending ?? RESUME_PROMPT, resume: s.sessionId !== undefined });
   }
 
@@ -219,12 +229,12 @@ export class Run extends Disposable {
     }
   }
 
-  startAgent(ctx: RunContext, options: AgentStartOptions): void {
+  startAgent(ctx: RunContext, options: AgentStartOptions, patch: InstancePatch = {}): void {
     const inst = this.instance;
     // The run holds its agent before the state change is seen, so nobody takes the instance for idle meanwhile.
     const agent = { exited: false } as NonNullable<Run['agent']>;
     this.agent = agent;
-    inst.transition('starting', { driver: ctx.self });
+    inst.transition('starting', { ...patch, driver: ctx.self });
     try {
       agent.handle = ctx.ports.agents.start(inst.snapshot, (e) => this.onAgentEvent(ctx, agent, e), options);
     } catch (err) {
@@ -251,12 +261,23 @@ export class Run extends Disposable {
       const startTime = ctx.probe.startTime(event.pid);
       event = { ...event, agent: { pid: event.pid, host: ctx.probe.host, ...(startTime !== undefined ? { startTime } : {}) } };
     }
+    const before = inst.state;
     try {
       inst.applyEvent(event);
     } catch (err) {
       ctx.logger.error(`"${inst.title}": ${(err as Error).message}`);
     }
-    if (event.type !== 'exit') return;
+    if (event.type !== 'exit') {
+      // A live session (a terminal) was paused by a limit: wait for the reset with the session open; someone typing
+      // into it meanwhile ends the pause.
+      if (inst.state === 'paused' && before !== 'paused') {
+        this.schedulePause(ctx);
+        ctx.pump();
+      } else if (before === 'paused' && inst.state !== 'paused') {
+        this.cancelPause();
+      }
+      return;
+    }
     agent.exited = true;
     this.agent = undefined;
     if (inst.state === 'paused') {

@@ -13,7 +13,8 @@
  */
 import type { InstanceSnapshot } from '../model';
 import type { GroveSettings } from '../settings';
-import { isActive, isFinished, localDay } from './instance';
+import { localDay } from '../util/localDay';
+import { isActive, isFinished } from './instance';
 
 export interface StartDecision {
   /** Why it must wait (shown on its row), if it must. */

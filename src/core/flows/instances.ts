@@ -134,7 +134,12 @@ export async function resume(g: Grove, id: string): Promise<InstanceSnapshot> {
   let s = requireInstance(g, id);
   if (s.state === 'paused') {
     if (owner.kind === 'here') g.fleet.resumeHere(id);
-    else if (owner.kind === 'other') {
+    else if (owner.kind === 'none') {
+      // Its driver is gone: this process continues the session now.
+      if (!g.trusted()) throw new GroveError('Untrusted', 'Grove starts no agents in an untrusted workspace.');
+      switchForHost(g, s);
+      g.fleet.resumeHere(id);
+    } else {
       const { request, mailbox } = await g.fleet.request(id, 'resume');
       if (!(await until(() => g.fleet.get(id)?.state !== 'paused', ANSWER_MS))) {
         mailbox.withdraw(request);

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeToolUse } from '../../core/agents/claudeStream';
-import { followUp, resume, stop, switchMode, takeOver } from '../../core/flows/instances';
+import { continueInFreshSession, followUp, resume, stop, switchMode, takeOver } from '../../core/flows/instances';
 import { isOwned, isActive, isFinished } from '../../core/fleet/instance';
 import type { InstanceSnapshot } from '../../core/model';
 import type { AgentRunners } from '../agents/agentRunners';
@@ -74,6 +74,13 @@ export function instanceCommands(s: Services, agents: AgentRunners) {
     'grove.resumeInstance': async (node?: Node) => {
       const inst = await pickInstance(s, node, (i) => (isFinished(i.state) && i.state !== 'done') || i.state === 'paused', 'resume');
       await resume(s.grove, inst.id);
+    },
+
+    'grove.continueFresh': async (node?: Node) => {
+      const inst = await pickInstance(s, node, (i) => isFinished(i.state) && !!i.worktreePath && !i.archived, 'continue in a fresh session');
+      const next = await continueInFreshSession(s.grove, inst.id);
+      void vscode.window.showInformationMessage(`Grove: "${inst.title}" continues in a fresh session with a summary of the last one.`);
+      return next;
     },
 
     'grove.takeOver': async (node?: Node) => {

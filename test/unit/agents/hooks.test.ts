@@ -150,6 +150,33 @@ describe('hook status (terminal mode)', function () {
     ]);
   });
 
+  it('a failed turn (StopFailure, as the TUI writes it): a limit pauses, another error waits for the person; compactions are recorded', () => {
+    const m = new HookStatusMapper('main');
+    const line = (o: object) => JSON.stringify({ session_id: 'main', cwd: '/w', ...o });
+    const out = [
+      line({ hook_event_name: 'UserPromptSubmit', prompt: 'x' }),
+      line({ hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: 'API Error: Request rejected (429) · Rate limited' }),
+      // The compaction's own subagent failing is not the session's turn.
+      line({ hook_event_name: 'StopFailure', agent_id: 'a83a', error: 'rate_limit', last_assistant_message: 'API Error' }),
+      line({ hook_event_name: 'UserPromptSubmit', prompt: 'continue' }),
+      line({ hook_event_name: 'StopFailure', error: 'server_error' }),
+      line({ hook_event_name: 'PreCompact', trigger: 'manual', custom_instructions: null }),
+      line({ hook_event_name: 'PostCompact', trigger: 'manual', compact_summary: '…' }),
+    ].flatMap((l) => m.mapLine(l));
+    const text = 'API Error: Request rejected (429) · Rate limited';
+    assert.deepEqual(out, [
+      { type: 'running' },
+      { type: 'rateLimited', text, limit: 'rate_limit' },
+      { type: 'result', isError: true, subtype: 'error_during_execution', text, reason: 'rateLimit' },
+      { type: 'running' },
+      { type: 'activity', text: 'The turn failed: server error' },
+      { type: 'waiting', reason: 'user' },
+      { type: 'running' },
+      { type: 'activity', text: 'Compacting the conversation' },
+      { type: 'compacted', trigger: 'manual' },
+    ]);
+  });
+
   it('the tailer reads appended lines incrementally and reassembles partial lines', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-tail-'));
     const file = path.join(dir, 's.jsonl');

@@ -39,7 +39,7 @@ describe('limits with the real CLI', function () {
     return grove;
   }
 
-  afterEach(async () => {
+  repos.closeFirst(async () => {
     await grove?.close();
     await model?.close();
     grove = undefined;
@@ -57,12 +57,17 @@ describe('limits with the real CLI', function () {
 
   it('a rate limit pauses four agents (none fails), holds the queue, and they resume in their sessions after it ends', async () => {
     let limitedUntil = 0;
-    let served = 0;
-    const g = await start((req) => {
-      if (!req.isToolResult && !/^Grove was interrupted/.test(req.lastUserText)) {
-        served++;
-        // The first two requests are served; the third starts a 3-second rate limit for everyone.
-        if (served === 3) limitedUntil = Date.now() + 3000;
+    let arrived = 0;
+    let release!: () => void;
+    const allFourIn = new Promise<void>((r) => (release = r));
+    const g = await start(async (req) => {
+      if (!req.isToolResult && limitedUntil === 0) {
+        // The four first turns are held until all four are in; then a 3-second rate limit starts for everyone.
+        if (++arrived === 4) {
+          limitedUntil = Date.now() + 3000;
+          release();
+        }
+        await allFourIn;
       }
       if (Date.now() < limitedUntil) {
         return { error: { status: 429, message: 'Rate limited' }, headers: { 'retry-after': '3', 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(Math.ceil(limitedUntil / 1000)) } };

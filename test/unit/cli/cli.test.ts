@@ -33,6 +33,8 @@ describe('grove CLI (real Claude CLI)', function () {
   let model: ScriptedModel;
   let env: Record<string, string>;
   let repo: string;
+  /** A test's own model behaviour instead of {@link writeNamedFile}. */
+  let rule: ScriptRule | undefined;
   const children: ReturnType<typeof spawn>[] = [];
 
   before(function () {
@@ -40,12 +42,13 @@ describe('grove CLI (real Claude CLI)', function () {
   });
 
   beforeEach(async () => {
-    model = await ScriptedModel.start({ rule: writeNamedFile });
+    rule = undefined;
+    model = await ScriptedModel.start({ rule: (req) => (rule ?? writeNamedFile)(req) });
     repo = repos.create({ files: { 'README.md': '# demo\n' } });
     env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
   });
 
-  afterEach(async () => {
+  repos.closeFirst(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
     await model.close();
   });
@@ -172,6 +175,54 @@ describe('grove CLI (real Claude CLI)', function () {
     const [after] = await status();
     assert.equal(after!.state, 'stopped');
     assert.equal(after!.error, undefined);
+  });
+
+  it('a rate-limited agent shows as paused with how to resume; grove resume has the driving process continue its session now', async () => {
+    let limited = true;
+    rule = (req) => {
+      if (limited) return { error: { status: 429, message: 'Rate limited' }, headers: { 'retry-after': '0', 'anthropic-ratelimit-unified-status': 'rejected', 'anthropic-ratelimit-unified-reset': String(Math.ceil(Date.now() / 1000) + 3600) } };
+      return writeNamedFile(req);
+    };
+    const dispatching = start(['dispatch', '--prompt', 'Create limited.txt', '--title', 'Limited']);
+    let inst: InstanceSnapshot | undefined;
+    for (let i = 0; i < 200 && inst?.state !== 'paused'; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      [inst] = await status();
+    }
+    assert.equal(inst?.state, 'paused', JSON.stringify(inst));
+    assert.ok(inst!.pausedUntil! > Date.now(), 'it says when it resumes by itself');
+    const table = await grove('status');
+    assert.match(table.stdout, new RegExp(`Limited +paused .*paused until \\d\\d?:\\d\\d( [AP]M)? \\(grove resume ${inst!.id.slice(0, 8)}\\): `));
+
+    limited = false;
+    const resumed = await grove('resume', inst!.id.slice(0, 8));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const d = await dispatching.done;
+    assert.equal(d.code, 0, d.stderr);
+    const [done] = await status();
+    assert.equal(done!.state, 'done');
+    assert.equal(done!.sessionId, inst!.sessionId, 'the same session went on');
+    assert.equal(fs.readFileSync(path.join(done!.worktreePath, 'limited.txt'), 'utf8'), 'limited\n');
+  });
+
+  it('an exhausted context says how to go on; grove continue carries the task on in a fresh session', async () => {
+    rule = (req) => {
+      if (/fresh session/.test(req.firstUserText)) return req.isToolResult ? text('Finished.') : write('part2.txt', 'two\n');
+      if (!req.isToolResult) return write('part1.txt', 'one\n');
+      return { error: { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } };
+    };
+    const d = await grove('dispatch', '--prompt', 'Write both parts', '--title', 'Long');
+    assert.equal(d.code, 1);
+    const [failed] = await status();
+    assert.deepEqual([failed!.state, failed!.contextExhausted], ['failed', true]);
+    assert.match((await grove('status')).stdout, new RegExp(`context exhausted \\(grove continue ${failed!.id.slice(0, 8)}\\): Prompt is too`));
+    const c = await grove('continue', failed!.id.slice(0, 8));
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /Long: done/);
+    const [done] = await status();
+    assert.equal(done!.continuations, 1);
+    assert.notEqual(done!.sessionId, failed!.sessionId);
+    for (const f of ['part1.txt', 'part2.txt']) assert.ok(fs.existsSync(path.join(done!.worktreePath, f)), f);
   });
 
   it('src/cli never imports vscode (it is a plain Node program)', () => {

@@ -59,7 +59,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
   let model: ScriptedModel;
   let child: ChildProcess | undefined;
 
-  afterEach(async () => {
+  repos.closeFirst(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     child = undefined;
     await model?.close();

@@ -2,9 +2,11 @@
 // context and compaction; the paused state; the scheduler's gates for rate limits, budget and memory.
 import assert from 'node:assert/strict';
 import { ClaudeStreamParser } from '../../../src/core/agents/claudeStream';
+import { HookStatusMapper } from '../../../src/core/agents/hookStatus';
 import { RESUME_PROMPT } from '../../../src/core/agents/port';
 import { Dispatcher } from '../../../src/core/fleet/dispatcher';
-import { createSnapshot, Instance, localDay } from '../../../src/core/fleet/instance';
+import { createSnapshot, Instance } from '../../../src/core/fleet/instance';
+import { localDay } from '../../../src/core/util/localDay';
 import { rateLimitBackoffMs, Scheduler } from '../../../src/core/fleet/scheduler';
 import type { AgentEvent, InstanceSnapshot } from '../../../src/core/model';
 import { availableMemoryMb } from '../../../src/core/platform/memory';
@@ -168,6 +170,63 @@ describe('limits: the dispatcher', () => {
     await d.whenSettled();
     assert.equal(second!.state, 'done');
     assert.equal(second!.snapshot.waitingFor, undefined);
+    d.dispose();
+  });
+
+  /**
+   * A terminal session as its hooks report it: the first turn ends in StopFailure (the line Claude Code 2.1 writes
+   * for a 429), the session stays open at its prompt; typed turns finish.
+   */
+  class LimitedTerminal extends FakeAgents {
+    starts = 0;
+    stopped = 0;
+    readonly typed: string[] = [];
+    override start(...args: Parameters<FakeAgents['start']>) {
+      const [instance, onEvent, options] = args;
+      this.starts++;
+      this.runs.push({ id: instance.id, title: instance.title, baseRef: instance.baseRef, options, startedAt: Date.now() });
+      const mapper = new HookStatusMapper('s1');
+      const hook = (o: object) => { for (const e of mapper.map({ session_id: 's1', cwd: '/w', ...o })) onEvent(e); };
+      setImmediate(() => {
+        onEvent({ type: 'started', sessionId: 's1', pid: 4242 });
+        hook({ hook_event_name: 'SessionStart', source: 'startup' });
+        hook({ hook_event_name: 'UserPromptSubmit', prompt: options.prompt });
+        hook({ hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: 'API Error: Request rejected (429) · Rate limited' });
+        // Sixty seconds later the TUI says it is idle: the paused agent does not become "waiting for you".
+        hook({ hook_event_name: 'Notification', notification_type: 'idle_prompt' });
+      });
+      return {
+        stop: async () => {
+          this.stopped++;
+          onEvent({ type: 'exit', code: null, signal: 'SIGTERM', stoppedByUser: true });
+        },
+        acceptsInput: true,
+        followUp: (prompt: string) => {
+          this.typed.push(prompt);
+          setImmediate(() => {
+            hook({ hook_event_name: 'UserPromptSubmit', prompt });
+            hook({ hook_event_name: 'Stop' });
+          });
+        },
+      };
+    }
+  }
+
+  it('a terminal session paused by a limit stays open; the resume is typed into it; Stop ends it', async () => {
+    const agents = new LimitedTerminal(10);
+    const d = new Dispatcher({ worktrees: new FakeWorktrees(['T', 'U'], 2), agents }, { self: testSelf, backoffMs: () => 200 });
+    const [t] = d.dispatch([{ title: 'T', prompt: 't' }], { repoRoot: '/repo' });
+    await waitForEvent(t!.onDidChange, (e) => e.snapshot.state === 'paused', 5000);
+    assert.match(t!.snapshot.pauseReason!, /429/);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(t!.state, 'paused', 'idle at its prompt, but paused, not waiting for the person');
+    await waitForEvent(t!.onDidChange, (e) => e.snapshot.state === 'waiting', 5000);
+    assert.deepEqual([agents.starts, agents.typed], [1, [RESUME_PROMPT]], 'after the backoff the resume went into the open session, no second agent');
+
+    const [u] = d.dispatch([{ title: 'U', prompt: 'u' }], { repoRoot: '/repo' });
+    await waitForEvent(u!.onDidChange, (e) => e.snapshot.state === 'paused', 5000);
+    await d.stop(u!.id);
+    assert.deepEqual([u!.state, agents.stopped], ['stopped', 1], 'Stop on a paused terminal agent ends its session');
     d.dispose();
   });
 

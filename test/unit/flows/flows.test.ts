@@ -34,9 +34,7 @@ describe('core/flows on real git', function () {
     await grove.recover([repo]);
   });
 
-  afterEach(async () => {
-    await grove.close();
-  });
+  repos.closeFirst(() => grove.close());
 
   const settle = async (id: string) => {
     const s = grove.fleet.get(id)!;
