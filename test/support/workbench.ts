@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { ConsoleMessage, Page } from 'playwright-core';
 // @ts-expect-error plain ESM helpers shared with the launcher scripts
 import { installVsix, startCodeServer } from './codeServer.mjs';
 // @ts-expect-error plain ESM helpers shared with the launcher scripts
@@ -29,8 +29,17 @@ export interface Workbench {
   close(): Promise<void>;
   screenshot(name: string): Promise<string>;
   runCommand(title: string): Promise<void>;
+  /** The workbench's context key values (Developer: Inspect Context Keys on the Agents view). */
+  contextKeys(): Promise<Record<string, unknown>>;
+  /** Waits until Grove has discovered the repositories and recovered its agents (the `grove.ready` context key). */
+  groveReady(): Promise<void>;
+  /** Shows the Grove container with the Agents view, then waits for `groveReady()`. */
   openGrove(): Promise<void>;
+  /** The VS Code version of the workbench under test (e.g. 1.139.1). */
+  vscodeVersion: string;
 }
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function openWorkbench(folder: string, opts: { env?: Record<string, string>; settings?: Record<string, unknown> } = {}): Promise<Workbench> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-ui-'));
@@ -42,8 +51,7 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
   const browser = await launchBrowser();
   const page = await browser.context.newPage();
   await page.goto(await workbenchUrl(server.url, { folder }));
-  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+  await workbenchRestored(page);
 
   const wb: Workbench = {
     page,
@@ -106,24 +114,81 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       return file;
     },
     async runCommand(title) {
-      await page.keyboard.press('F1');
+      // The palette lists the commands registered when its filter last changed, and on its first opening it waits
+      // at most 800 ms for the extensions to be registered (CommandsQuickAccessProvider's extensionRegistrationRace):
+      // a row that is missing can appear on a new query, never by waiting on the same one. So: open it, type, and
+      // if the exact row is not listed, close it and query again.
       const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ state: 'visible' });
-      await input.fill(`>${title}`);
       // The row whose label is exactly the command (recently used or similar commands may be listed first).
-      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
-      await row.waitFor({ state: 'visible', timeout: 15_000 });
-      await row.click();
+      const row = page.locator('.quick-input-widget .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        await page.keyboard.press('F1');
+        await input.waitFor({ state: 'visible', timeout: 30_000 });
+        await input.fill(`>${title}`);
+        try {
+          await row.waitFor({ state: 'visible', timeout: 5_000 });
+          await row.click();
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`the command palette never listed "${title}": ${(err as Error).message}`);
+          await page.keyboard.press('Escape');
+          await input.waitFor({ state: 'hidden', timeout: 30_000 });
+        }
+      }
+    },
+    async contextKeys() {
+      // Developer: Inspect Context Keys logs the context of the next element clicked to the page's console.
+      let onConsole: (m: ConsoleMessage) => void = () => undefined;
+      const logged = new Promise<Record<string, unknown>>((resolve) => {
+        onConsole = (m) => {
+          if (m.type() !== 'log' || m.args().length !== 1) return;
+          m.args()[0].jsonValue().then((v: unknown) => {
+            if (v && typeof v === 'object' && 'workbenchState' in v) resolve(v as Record<string, unknown>);
+          }, () => undefined);
+        };
+        page.on('console', onConsole);
+      });
+      try {
+        await wb.runCommand('Developer: Inspect Context Keys');
+        await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 30_000 });
+        await page.locator('.part.sidebar').first().click({ position: { x: 20, y: 20 } });
+        return await Promise.race([logged, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Inspect Context Keys logged nothing')), 30_000))]);
+      } finally {
+        page.off('console', onConsole);
+      }
+    },
+    async groveReady() {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const keys = await wb.contextKeys();
+        if (keys['grove.ready'] === true) return;
+        if (Date.now() > deadline) throw new Error(`grove.ready never became true (context: ${JSON.stringify(Object.fromEntries(Object.entries(keys).filter(([k]) => k.startsWith('grove'))))})`);
+      }
     },
     async openGrove() {
       // The view's focus command shows the container whatever its state; clicking its activity-bar tab would hide
-      // the side bar when the container is already shown (as after a reload).
+      // the side bar when the container is already shown (as after a reload). Opening the view activates Grove.
       await wb.runCommand('Grove: Focus on Agents View');
       await page.locator('.pane-header[aria-label^="Agents"]').first().waitFor({ state: 'attached', timeout: 30_000 });
       await page.locator('.sidebar .composite.title', { hasText: /grove/i }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await wb.groveReady();
     },
+    vscodeVersion: server.vscodeVersion,
   };
   return wb;
+}
+
+/**
+ * Waits until the workbench shows the folder and has registered the installed extensions: the explorer lists the
+ * folder, and Grove's activity-bar entry stands (contributed views, and with them the palette's commands, are
+ * registered together once the remote extension host's extensions are scanned — later than the explorer under load).
+ */
+export async function workbenchRestored(page: Page): Promise<void> {
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+  await page.locator('.activitybar').getByRole('tab', { name: /^Grove/ }).first().waitFor({ state: 'visible', timeout: 90_000 });
 }
 
 /**
