@@ -1,6 +1,8 @@
-// `npm run bench`: measures dispatch against raw `git worktree add`, Grove's activation time and the bundle size, and
-// writes docs/benchmarks.md (overwritten on each run). A benchmark, not a test: nothing here runs in `npm test`.
-//   BENCH_REPS=3 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation.
+// `npm run bench`: measures dispatch against raw `git worktree add`, the extension host's responsiveness with 20
+// agents (test/bench/hostLag.mjs), Grove's activation time and the bundle size, and writes docs/benchmarks.md
+// (overwritten on each run). A benchmark, not a test: nothing here runs in `npm test`.
+//   BENCH_REPS=3 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation;
+//   BENCH_HOST_REPS=3 windows per VS Code version for the extension-host benchmark.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { hostLagSection } from './hostLag.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 process.chdir(root);
@@ -93,7 +96,11 @@ try {
   fs.rmSync(actRoot, { recursive: true, force: true });
 }
 
-// ---- 4. docs/benchmarks.md ----------------------------------------------------------------------------------------
+// ---- 4. the extension host with 20 background agents, in a real VS Code on every tested version -------------------
+log('extension host with 20 agents');
+const hostLines = await hostLagSection();
+
+// ---- 5. docs/benchmarks.md ----------------------------------------------------------------------------------------
 const reps = dispatch.reps;
 const col = (f) => reps.map(f);
 const aG = col((r) => r.a.grove), aR = col((r) => r.a.raw);
@@ -143,6 +150,7 @@ if (r1.a.groveGit) {
   if (r1.b.grove.gitCommands?.status) L(`**Finding for the product (not fixed here):** the \`status\` and \`rev-list\` runs in (b) come from locking each started agent's worktree: \`BackgroundAgents\` → \`WorktreeManager.lock()\` → \`find()\` → \`list()\`, which runs \`git status --untracked-files=all\`, a \`rev-list --left-right --count\` and \`config --get\`s for *every* worktree of the repository, for each agent started — O(N²) full status walks of the 5,000-file checkouts while the fleet starts (${r1.b.grove.gitCommands.status} \`status\` runs for ${dispatch.tasks} agents here, growing quadratically with N), and the \`worktree lock\` itself then queues behind/among the remaining \`worktree add\`s. Resolving the worktree for lock/unlock from \`git worktree list --porcelain\` alone would remove them (and with them CPU load and time in the mutation queue while a fleet starts).`);
   L();
 }
+for (const l of hostLines) L(l);
 L('## Extension activation');
 L();
 L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);

@@ -51,6 +51,7 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
   const browser = await launchBrowser();
   const page = await browser.context.newPage();
   await page.goto(await workbenchUrl(server.url, { folder }));
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 }); // the folder is open
   await workbenchRestored(page);
 
   const wb: Workbench = {
@@ -133,6 +134,7 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
           return;
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`the command palette never listed "${title}": ${(err as Error).message}`);
+          console.log(`    (the palette did not list "${title}"; querying it again)`);
           await page.keyboard.press('Escape');
           await input.waitFor({ state: 'hidden', timeout: 30_000 });
         }
@@ -141,7 +143,8 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
     async contextKeys() {
       // Developer: Inspect Context Keys logs the context of the next element clicked to the page's console.
       let onConsole: (m: ConsoleMessage) => void = () => undefined;
-      const logged = new Promise<Record<string, unknown>>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const logged = new Promise<Record<string, unknown>>((resolve, reject) => {
         onConsole = (m) => {
           if (m.type() !== 'log' || m.args().length !== 1) return;
           m.args()[0].jsonValue().then((v: unknown) => {
@@ -149,13 +152,15 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
           }, () => undefined);
         };
         page.on('console', onConsole);
+        timer = setTimeout(() => reject(new Error('Developer: Inspect Context Keys logged no context')), 60_000);
       });
       try {
         await wb.runCommand('Developer: Inspect Context Keys');
         await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 30_000 });
         await page.locator('.part.sidebar').first().click({ position: { x: 20, y: 20 } });
-        return await Promise.race([logged, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Inspect Context Keys logged nothing')), 30_000))]);
+        return await logged;
       } finally {
+        clearTimeout(timer);
         page.off('console', onConsole);
       }
     },
@@ -181,13 +186,12 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
 }
 
 /**
- * Waits until the workbench shows the folder and has registered the installed extensions: the explorer lists the
- * folder, and Grove's activity-bar entry stands (contributed views, and with them the palette's commands, are
- * registered together once the remote extension host's extensions are scanned — later than the explorer under load).
+ * Waits until the workbench stands and has registered the installed extensions: Grove's activity-bar entry is shown
+ * (contributed views, and with them the palette's commands, are registered together once the remote extension host's
+ * extensions are scanned — under load seconds after the workbench and the explorer are up).
  */
 export async function workbenchRestored(page: Page): Promise<void> {
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
   await page.locator('.activitybar').getByRole('tab', { name: /^Grove/ }).first().waitFor({ state: 'visible', timeout: 90_000 });
 }
 
