@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConsoleMessage, Page } from 'playwright-core';
+import type { ConsoleMessage, Locator, Page } from 'playwright-core';
 // @ts-expect-error plain ESM helpers shared with the launcher scripts
 import { installVsix, startCodeServer } from './codeServer.mjs';
 // @ts-expect-error plain ESM helpers shared with the launcher scripts
@@ -20,8 +20,11 @@ export const resultsDir = path.join(repoRoot, 'test-results');
 export interface Workbench {
   page: Page;
   /** The first tree item whose accessible name matches (label, then description). */
-  treeItem(name: string | RegExp): Promise<import('playwright-core').Locator>;
-  contextMenu(rowName: string | RegExp, command: string): Promise<void>;
+  treeItem(name: string | RegExp): Promise<Locator>;
+  /** Runs `command` from the context menu of the row named `rowName` and waits until `outcome` shows. */
+  contextMenu(rowName: string | RegExp, command: string, outcome: Locator): Promise<void>;
+  /** Expands the tree row showing `rowText`. */
+  expand(rowText: string | RegExp): Promise<void>;
   quickPickSelect(label: string): Promise<void>;
   typeInQuickInput(value: string, submit?: boolean): Promise<void>;
   dialogButton(label: string): Promise<void>;
@@ -61,23 +64,52 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       await item.waitFor({ state: 'visible', timeout: 60_000 });
       return item;
     },
-    async contextMenu(rowName, command) {
-      // The tree re-renders as agents report progress; a menu opened on a row that was just replaced closes at
-      // once. Retry like a person would.
+    async contextMenu(rowName, command, outcome) {
+      // The tree re-renders as agents report progress, and two things can go wrong that a person would just redo:
+      // a menu opened on a row that is then replaced closes without running anything; and a command run from a row
+      // during one of Grove's whole-view refreshes reaches Grove without its row (VS Code resolves the row's argument
+      // in the extension host's cache of tree elements, which such a refresh empties until the view is fetched
+      // again), so Grove asks "choose an agent to …" instead. So: run it, wait for what it shows, and redo it if
+      // instead Grove asked which agent or worktree, or nothing happened.
+      const chooser = page.locator('.quick-input-widget .quick-input-title', { hasText: /^Grove: choose an? (agent|worktree)/ });
+      const deadline = Date.now() + 120_000;
+      const entry = page.locator('.context-view .action-menu-item', { hasText: command }).first();
       for (let attempt = 1; ; attempt++) {
+        if (attempt > 1 && (await outcome.filter({ visible: true }).count()) > 0) return; // the last attempt got there after all
         const row = await wb.treeItem(rowName);
         await row.click({ button: 'right' });
-        const entry = page.locator('.context-view .action-menu-item', { hasText: command }).first();
         try {
           await entry.waitFor({ state: 'visible', timeout: 5_000 });
           // Menus act on mouse-up after a hover, like a person's click; a synthetic click alone can land too early.
           await entry.hover();
           await page.keyboard.press('Enter');
           await entry.waitFor({ state: 'detached', timeout: 5_000 });
+          // The first of them to show (the widget keeps old, hidden titles in the page).
+          await outcome.or(chooser).filter({ visible: true }).first().waitFor({ state: 'visible', timeout: 20_000 });
+          const asked = chooser.filter({ visible: true });
+          if ((await asked.count()) === 0) return;
+          console.log(`    (${command} reached Grove without its row and Grove asked "${await asked.first().innerText()}"; running it again from the row)`);
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`${command} on "${String(rowName)}" never showed its outcome (attempt ${attempt}): ${(err as Error).message}`);
+        }
+        await page.keyboard.press('Escape');
+        await chooser.filter({ visible: true }).first().waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+        await entry.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+      }
+    },
+    async expand(rowText) {
+      // A click on a row that is being re-rendered may select it without toggling it: click until it is expanded.
+      const row = page.locator('.monaco-list-row[aria-expanded]', { hasText: rowText }).first();
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        await row.waitFor({ state: 'visible', timeout: 60_000 });
+        if ((await row.getAttribute('aria-expanded')) === 'true') return;
+        await row.click();
+        try {
+          await page.locator('.monaco-list-row[aria-expanded="true"]', { hasText: rowText }).first().waitFor({ state: 'visible', timeout: 5_000 });
           return;
         } catch (err) {
-          if (attempt >= 3) throw err;
-          await page.keyboard.press('Escape');
+          if (Date.now() > deadline) throw err;
         }
       }
     },

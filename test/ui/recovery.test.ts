@@ -66,7 +66,7 @@ describe('UI: a window reload in the middle of a run', function () {
   it('resumes an interrupted instance in its session until it is done', async () => {
     hanging = false;
     for (const t of TASKS) {
-      await wb.contextMenu(t, 'Resume');
+      await wb.contextMenu(t, 'Resume', row(t, /running|done/));
       await row(t, /done/).waitFor({ state: 'visible', timeout: 90_000 });
     }
     // Each resumed agent really ran again: the model answered a request from each task after the reload.
