@@ -45,7 +45,7 @@ try {
   if (result === 'timeout') {
     console.error(`launcher: the extension host did not finish within ${timeoutMs} ms`);
     fs.mkdirSync('test-results', { recursive: true });
-    await page.screenshot({ path: 'test-results/integration-timeout.png' }).catch(() => {});
+    await page.screenshot({ path: `test-results/integration-timeout-${server.vscodeVersion}.png` }).catch(() => {});
   } else {
     exitCode = Number(result);
   }

@@ -38,8 +38,6 @@ export interface Workbench {
   groveReady(): Promise<void>;
   /** Shows the Grove container with the Agents view, then waits for `groveReady()`. */
   openGrove(): Promise<void>;
-  /** The VS Code version of the workbench under test (e.g. 1.139.1). */
-  vscodeVersion: string;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -141,8 +139,10 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       fs.rmSync(stateDir, { recursive: true, force: true });
     },
     async screenshot(name) {
-      fs.mkdirSync(resultsDir, { recursive: true });
-      const file = path.join(resultsDir, `${name}.png`);
+      // One folder per VS Code version, so a run on both keeps the pictures of each.
+      const dir = path.join(resultsDir, `vscode-${server.vscodeVersion}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${name}.png`);
       await page.screenshot({ path: file });
       return file;
     },
@@ -212,15 +212,15 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       await page.locator('.sidebar .composite.title', { hasText: /grove/i }).first().waitFor({ state: 'visible', timeout: 30_000 });
       await wb.groveReady();
     },
-    vscodeVersion: server.vscodeVersion,
   };
   return wb;
 }
 
 /**
- * Waits until the workbench stands and has registered the installed extensions: Grove's activity-bar entry is shown
- * (contributed views, and with them the palette's commands, are registered together once the remote extension host's
- * extensions are scanned — under load seconds after the workbench and the explorer are up).
+ * Waits until the workbench stands and shows Grove's activity-bar entry. In a fresh window the entry appears only once
+ * the remote extension host's extensions are registered (and with them the palette's commands) — under load seconds
+ * after the workbench and the explorer are up. After a reload the workbench shows the entry from its cache before
+ * that, which is why runCommand() also queries the palette again.
  */
 export async function workbenchRestored(page: Page): Promise<void> {
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
