@@ -81,7 +81,7 @@ export async function hostLagSection() {
     `Once every agent runs, a \`grove.refresh\` command round-trip and a full render of the Agents view (\`viewSnapshot()\`) are timed. ${reps} fresh window(s) per version; ` +
     `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(', ')} on ${os.cpus().length} cores (the machine is shared: read the medians).`);
   L.push('');
-  L.push('| VS Code | longest stall (median) | per run | p99 tick lateness (median) | `grove.refresh` while all run (median) | view render (median) | dispatch → all running (median) | dispatch → all done (median) |');
+  L.push('| VS Code | longest stall (median) | per run | p99 tick lateness (median) | `grove.refresh` while all run (median) | view render (median) | dispatch → all started (median) | dispatch → all done (median) |');
   L.push('|---|---|---|---|---|---|---|---|');
   for (const cs of [...new Set(results.map((r) => r.cs))]) {
     const rs = results.filter((r) => r.cs === cs);
