@@ -1,6 +1,8 @@
-// `npm run bench`: measures dispatch against raw `git worktree add`, Grove's activation time and the bundle size, and
-// writes docs/benchmarks.md (overwritten on each run). A benchmark, not a test: nothing here runs in `npm test`.
-//   BENCH_REPS=3 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation.
+// `npm run bench`: measures dispatch against raw `git worktree add`, the extension host's responsiveness with 20
+// agents (test/bench/hostLag.mjs), Grove's activation time and the bundle size, and writes docs/benchmarks.md
+// (overwritten on each run). A benchmark, not a test: nothing here runs in `npm test`.
+//   BENCH_REPS=3 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation;
+//   BENCH_HOST_REPS=3 windows per VS Code version for the extension-host benchmark.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { hostLagSection } from './hostLag.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 process.chdir(root);
@@ -113,7 +116,11 @@ await esbuild.build({
 await run(process.execPath, [path.join(outDir, 'radarBench.js'), path.join(outDir, 'radar.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
 const radar = JSON.parse(fs.readFileSync(path.join(outDir, 'radar.json'), 'utf8'));
 
-// ---- 4. docs/benchmarks.md ----------------------------------------------------------------------------------------
+// ---- 4. the extension host with 20 background agents, in a real VS Code on every tested version -------------------
+log('extension host with 20 agents');
+const hostLines = await hostLagSection();
+
+// ---- 5. docs/benchmarks.md ----------------------------------------------------------------------------------------
 const reps = dispatch.reps;
 const col = (f) => reps.map(f);
 const aG = col((r) => r.a.grove), aR = col((r) => r.a.raw);
@@ -184,6 +191,7 @@ L(radar.markdown);
   L(`| \`revertTo\` that checkpoint after ${snap.changed} files changed (records the undo first) | ${ms(m.revertMs)} | ${per('revertMs', ms)} |`);
   L();
 }
+for (const l of hostLines) L(l);
 L('## Extension activation');
 L();
 L(`Grove's own activation code, timed in ${activations} fresh plain-Node processes (test/bench/activation.cjs): the production bundle is \`require\`d with \`vscode\` replaced by a minimal fake (test/bench/fakeVscode.cjs: no-op UI, one workspace folder holding a git repository with 3 linked worktrees). **This is not VS Code's activation time**: the extension host's own work (loading the extension, the \`vscode\` API object, rendering the view) is not included. Grove has \`"activationEvents": []\`, so VS Code activates it when its view or a command is first used.`);

@@ -8,7 +8,7 @@ export async function run(): Promise<void> {
   if (!ext) throw new Error('Grove is not installed in this extension host');
   await ext.activate();
   const files = findCompiledTests(path.resolve(__dirname));
-  const r = await runMocha('integration', files, 120_000);
+  const r = await runMocha(process.env.GROVE_TIER_LABEL ?? 'integration', files, 120_000);
   if (r.failed > 0) throw new Error(`${r.failed} integration test(s) failed`);
   if (r.passed === 0) throw new Error('no integration test ran');
 }

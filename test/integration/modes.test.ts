@@ -7,12 +7,15 @@ import { api, flatten, setConfig, until, untilInstance, useScriptedAgents } from
 
 describe('take over, hand back, profiles, Ask Agent and 20 agents at once', function () {
   let agents: Awaited<ReturnType<typeof useScriptedAgents>>;
+  /** While set, the model holds its first answer to every fleet agent (so all of them stay running) until it settles. */
+  let fleetGate: Promise<void> | undefined;
 
   before(async () => {
-    agents = await useScriptedAgents((req) => {
+    agents = await useScriptedAgents(async (req) => {
       if (req.isToolResult) return text('Done with that.');
       const m = /create (\S+)/i.exec(req.lastUserText);
-      return m ? { ...write(m[1], `for: ${req.lastUserText}\n`), delayMs: /slow/.test(req.lastUserText) ? 1500 : 0 } : text(`You said: ${req.lastUserText.slice(0, 200)}`);
+      if (m && /fleet-/.test(m[1])) await fleetGate;
+      return m ? write(m[1], `for: ${req.lastUserText}\n`) : text(`You said: ${req.lastUserText.slice(0, 200)}`);
     });
   });
 
@@ -78,34 +81,36 @@ describe('take over, hand back, profiles, Ask Agent and 20 agents at once', func
     await untilInstance(a, q.id, (i) => i.state === 'done', 'the follow-up to finish');
   });
 
-  it('keeps the extension host responsive with 20 background agents at once', async function () {
-    this.timeout(300_000);
+  // How long the extension host stalls meanwhile is measured by `npm run bench` (test/bench/hostLag.mjs), not here.
+  it('runs 20 background agents at once and still answers commands and renders the view while they all run', async function () {
+    this.timeout(420_000);
     await setConfig({ maxConcurrent: 20 });
     const a = await api();
-    let maxLag = 0;
-    let last = Date.now();
-    const probe = setInterval(() => {
-      const now = Date.now();
-      maxLag = Math.max(maxLag, now - last - 100);
-      last = now;
-    }, 100);
+    let release!: () => void;
+    fleetGate = new Promise<void>((r) => (release = r));
     try {
-      const tasks = Array.from({ length: 20 }, (_, i) => ({ title: `Fleet ${i + 1}`, prompt: `Please create slow-${i + 1}.txt` }));
+      const tasks = Array.from({ length: 20 }, (_, i) => ({ title: `Fleet ${i + 1}`, prompt: `Please create fleet-${i + 1}.txt` }));
       const queued = await a.dispatch(tasks, { mode: 'background' });
       const ids = new Set(queued.map((q) => q.id));
-      await until('20 agents running at once', () => a.instances().filter((i) => ids.has(i.id) && (i.state === 'running' || i.state === 'done')).length === 20 || undefined, 240_000);
-      // The UI still answers while they work: a command round-trip and a full render of the view.
+      const mine = () => a.instances().filter((i) => ids.has(i.id));
+      // All 20 CLIs are up and waiting on the model at the same time.
+      await until('20 agents running at once, each waiting on its first answer', () => {
+        const asked = new Set(agents.model.requests.map((r) => /create (fleet-\d+)\.txt/.exec(r.lastUserText)?.[1]).filter(Boolean));
+        return (mine().filter((i) => i.state === 'running').length === 20 && asked.size === 20) || undefined;
+      }, 300_000);
+      // The host still answers: a command round-trip, and a full render of the view with every agent running.
       await vscode.commands.executeCommand('grove.refresh');
       const rows = flatten(await a.viewSnapshot()).filter((n) => n.kind === 'instance' && ids.has(n.id));
       assert.equal(rows.length, 20);
-      await until('all 20 done', () => a.instances().filter((i) => ids.has(i.id) && (i.state === 'done' || i.state === 'failed')).length === 20 || undefined, 240_000);
-      const failed = a.instances().filter((i) => ids.has(i.id) && i.state === 'failed');
-      assert.deepEqual(failed.map((f) => `${f.title}: ${f.error}`), []);
-      for (const i of a.instances().filter((x) => ids.has(x.id))) assert.ok(fs.existsSync(path.join(i.worktreePath, `slow-${i.title.split(' ')[1]}.txt`)));
+      assert.deepEqual(rows.filter((r) => !r.description.startsWith('running') || !r.contextValue.startsWith('instance.running')).map((r) => `${r.label}: ${r.description}`), []);
+      assert.deepEqual(mine().filter((i) => i.state !== 'running').map((i) => `${i.title}: ${i.state}`), []);
+      release();
+      await until('all 20 done', () => mine().filter((i) => i.state === 'done' || i.state === 'failed').length === 20 || undefined, 300_000);
+      assert.deepEqual(mine().filter((i) => i.state === 'failed').map((f) => `${f.title}: ${f.error}`), []);
+      for (const i of mine()) assert.ok(fs.existsSync(path.join(i.worktreePath, `fleet-${i.title.split(' ')[1]}.txt`)), `${i.title} wrote no file`);
     } finally {
-      clearInterval(probe);
+      release();
+      fleetGate = undefined;
     }
-    console.log(`20 agents: the extension host's longest stall was ${maxLag} ms`);
-    assert.ok(maxLag < 2000, `the extension host stalled for ${maxLag} ms`);
   });
 });

@@ -49,3 +49,27 @@ export async function workbenchUrl(baseUrl, { folder, extensionDevelopmentPath, 
   }
   return `${baseUrl}/?${params.toString()}`;
 }
+
+/**
+ * Newer workbenches (1.139) honour the URL's development payload (extensionDevelopmentPath, extensionTestsPath) only
+ * when the page's configuration has `developmentOptions.enableSmokeTestDriver`, which code-server does not set. Sets it
+ * in the configuration meta tag as the page parses it, before the workbench reads it. (Rewriting the HTML in a
+ * `page.route` instead breaks the workbench's websocket.) Harmless on 1.100, which reads the payload anyway.
+ */
+export async function allowDevelopmentPayload(page) {
+  await page.addInitScript(() => {
+    const patch = (meta) => {
+      if (meta.dataset.groveDev) return;
+      const settings = JSON.parse(meta.getAttribute('data-settings') || '{}');
+      settings.developmentOptions = { ...settings.developmentOptions, enableSmokeTestDriver: true };
+      meta.dataset.groveDev = '1';
+      meta.setAttribute('data-settings', JSON.stringify(settings));
+    };
+    const find = () => document.getElementById('vscode-workbench-web-configuration');
+    const observer = new MutationObserver(() => {
+      const meta = find();
+      if (meta) { patch(meta); observer.disconnect(); }
+    });
+    observer.observe(document, { childList: true, subtree: true });
+  });
+}

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
 import { startCodeServer } from './codeServer.mjs';
-import { launchBrowser, workbenchUrl } from './browser.mjs';
+import { allowDevelopmentPayload, launchBrowser, workbenchUrl } from './browser.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -19,6 +19,7 @@ const timeoutMs = Number(process.env.GROVE_LAUNCHER_TIMEOUT_MS ?? 15 * 60_000);
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grove-launcher-'));
 const server = await startCodeServer({ folder, stateDir, env: {} });
+console.log(`launcher: VS Code ${server.vscodeVersion} (code-server ${server.version})`);
 const { context, close } = await launchBrowser();
 let exitCode = 1;
 const cleanup = async () => {
@@ -29,6 +30,7 @@ const cleanup = async () => {
 };
 try {
   const page = await context.newPage();
+  await allowDevelopmentPayload(page);
   const done = new Promise((resolve) => {
     page.exposeFunction('codeAutomationExit', (code) => resolve(code));
   });
@@ -43,7 +45,7 @@ try {
   if (result === 'timeout') {
     console.error(`launcher: the extension host did not finish within ${timeoutMs} ms`);
     fs.mkdirSync('test-results', { recursive: true });
-    await page.screenshot({ path: 'test-results/integration-timeout.png' }).catch(() => {});
+    await page.screenshot({ path: `test-results/integration-timeout-${server.vscodeVersion}.png` }).catch(() => {});
   } else {
     exitCode = Number(result);
   }

@@ -60,22 +60,21 @@ describe('UI: dispatch a plan, watch the agents finish, review and merge one', f
   });
 
   it('reviews an agent\'s changes in the multi-diff editor', async () => {
-    await wb.contextMenu(TASKS[0], 'Review Changes');
     const tab = wb.page.locator('.tab', { hasText: TASKS[0] }).first();
-    await tab.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.contextMenu(TASKS[0], 'Review Changes', tab);
     await wb.page.locator('.multiDiffEditor, .multi-diff-editor, .monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 30_000 });
     assert.match(await tab.innerText(), /1 file/);
     await wb.screenshot('review');
   });
 
   it('merges it into main after committing the agent\'s work, and archives it', async () => {
-    await wb.contextMenu(TASKS[0], 'Merge into Base…');
+    await wb.contextMenu(TASKS[0], 'Merge into Base…', wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Commit Agent\'s Work', exact: true }));
     await wb.dialogButton('Commit Agent\'s Work');
     await wb.page.locator('.monaco-list-row', { hasText: 'Archived' }).first().waitFor({ state: 'visible', timeout: 60_000 });
     const log = execFileSync('git', ['log', '-1', '--format=%s', 'main'], { cwd: repo, encoding: 'utf8' });
     assert.match(log, /Add a farewell function/);
     assert.ok(fs.existsSync(path.join(repo, 'NOTES-add-a-farewell-function.md')), 'the agent\'s file is not in the user\'s checkout');
-    await wb.page.locator('.monaco-list-row', { hasText: 'Archived' }).first().click();
+    await wb.expand('Archived');
     await wb.page.locator('.monaco-list-row', { hasText: TASKS[0] }).filter({ hasText: /merged into main/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
     await wb.screenshot('merged');
   });

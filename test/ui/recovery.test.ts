@@ -6,7 +6,7 @@ import { startDemoModel, type DemoModel } from '../support/demoModel';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
 import { demoScript, hang } from '../support/scriptedModel';
-import { openWorkbench, screenshotOnFailure, Workbench } from '../support/workbench';
+import { openWorkbench, screenshotOnFailure, Workbench, workbenchRestored } from '../support/workbench';
 
 const TASKS = ['Slow task one', 'Slow task two'];
 
@@ -56,7 +56,7 @@ describe('UI: a window reload in the middle of a run', function () {
     for (const t of TASKS) await row(t, /running/).waitFor({ state: 'visible', timeout: 60_000 });
 
     await wb.page.reload();
-    await wb.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await workbenchRestored(wb.page);
     await wb.openGrove();
     for (const t of TASKS) await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
     await wb.page.locator('.statusbar-item', { hasText: 'Grove: 2 interrupted' }).first().waitFor({ state: 'visible' });
@@ -66,7 +66,7 @@ describe('UI: a window reload in the middle of a run', function () {
   it('resumes an interrupted instance in its session until it is done', async () => {
     hanging = false;
     for (const t of TASKS) {
-      await wb.contextMenu(t, 'Resume');
+      await wb.contextMenu(t, 'Resume', row(t, /running|done/));
       await row(t, /done/).waitFor({ state: 'visible', timeout: 90_000 });
     }
     // Each resumed agent really ran again: the model answered a request from each task after the reload.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,23 +22,34 @@ describe('UI: Grove in the workbench (installed from the .vsix)', function () {
     await wb?.close();
   });
 
+  const welcome = () => wb.page.locator('.welcome-view-content', { hasText: 'No agents yet' });
+
   it('shows the Grove container with the Agents view and its welcome buttons', async () => {
     await wb.openGrove();
-    const welcome = wb.page.locator('.welcome-view-content', { hasText: 'No agents yet' });
-    await welcome.waitFor({ state: 'visible', timeout: 30_000 });
-    assert.ok(await welcome.getByRole('button', { name: 'Dispatch Task' }).isVisible());
-    assert.ok(await welcome.getByRole('button', { name: 'Dispatch Plan' }).isVisible());
+    await welcome().waitFor({ state: 'visible', timeout: 30_000 });
+    await welcome().getByRole('button', { name: 'Dispatch Task' }).waitFor({ state: 'visible' });
+    await welcome().getByRole('button', { name: 'Dispatch Plan' }).waitFor({ state: 'visible' });
+    assert.match(await welcome().innerText(), /Dispatch a task to start one on a fresh worktree, or a plan to start many/);
     await wb.screenshot('welcome');
   });
 
-  it('runs a Grove command from the command palette', async () => {
+  it('runs Dispatch Plan from the command palette: it asks for a plan file, then previews its tasks', async () => {
     await wb.runCommand('Grove: Dispatch Plan…');
+    // No markdown editor is active, so Grove asks for the plan with VS Code's file dialog.
     const quick = wb.page.locator('.quick-input-widget');
-    const toast = wb.page.locator('.notification-toast', { hasText: 'Dispatch Plan' });
-    await Promise.race([
-      quick.locator('.quick-input-title, .quick-input-message', { hasText: /plan/i }).first().waitFor({ state: 'visible', timeout: 30_000 }),
-      toast.first().waitFor({ state: 'visible', timeout: 30_000 }),
-    ]);
+    await quick.locator('.quick-input-title', { hasText: 'Grove: choose a plan (## sections or - [ ] items)' }).waitFor({ state: 'visible', timeout: 30_000 });
     await wb.screenshot('command-palette');
+    await wb.typeInQuickInput(path.join(repo, 'plan.md'));
+    // The preview lists every task of plan.md, checked.
+    await quick.locator('.quick-input-title', { hasText: 'Grove: dispatch 3 task(s) from plan.md' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const rows = quick.locator('.monaco-list-row');
+    for (const t of ['Add a farewell function', 'Document the API', 'Add a license file']) await rows.filter({ hasText: t }).first().waitFor({ state: 'visible' });
+    assert.equal(await rows.count(), 3);
+    await wb.screenshot('plan-preview');
+    // Escape dispatches nothing: the welcome stays and no branch was made.
+    await wb.page.keyboard.press('Escape');
+    await quick.waitFor({ state: 'hidden' });
+    await welcome().waitFor({ state: 'visible' });
+    assert.equal(execFileSync('git', ['branch', '--list', 'grove/*'], { cwd: repo, encoding: 'utf8' }), '');
   });
 });

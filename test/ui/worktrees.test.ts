@@ -34,7 +34,7 @@ describe('UI: a worktree created from the Agents view and removed again', functi
   });
 
   it('removes it from the context menu after a confirmation', async () => {
-    await wb.contextMenu(/grove\/try-the-ui/, 'Remove Worktree…');
+    await wb.contextMenu(/grove\/try-the-ui/, 'Remove Worktree…', wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Remove', exact: true }));
     await wb.dialogButton('Remove');
     await wb.page.getByRole('treeitem', { name: /grove\/try-the-ui/ }).first().waitFor({ state: 'detached', timeout: 30_000 });
     assert.equal(fs.existsSync(path.join(`${repo}.worktrees`, 'try-the-ui')), false);
