@@ -91,15 +91,16 @@ describe('UI: the Get Started walkthrough, each step done by doing it', function
   it('step 3: reviewing the agent\'s changes completes the review step', async () => {
     await showWalkthrough();
     assert.equal((await checked())[2], false);
-    await wb.contextMenu(TASK, 'Review Changes');
-    await wb.page.locator('.tab', { hasText: TASK }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    const tab = wb.page.locator('.tab', { hasText: TASK }).first();
+    await wb.contextMenu(TASK, 'Review Changes', tab);
+    await tab.waitFor({ state: 'visible', timeout: 30_000 });
     await expectStep('review', true);
   });
 
   it('step 4: merging it completes the last step', async () => {
     await showWalkthrough();
     assert.equal((await checked())[3], false);
-    await wb.contextMenu(TASK, 'Merge into Base…');
+    await wb.contextMenu(TASK, 'Merge into Base…', wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Commit Agent\'s Work', exact: true }));
     await wb.dialogButton('Commit Agent\'s Work');
     await wb.page.locator('.monaco-list-row', { hasText: 'Archived' }).first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(execFileSync('git', ['log', '-1', '--format=%s', 'main'], { cwd: repo, encoding: 'utf8' }), new RegExp(TASK));
