@@ -70,8 +70,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     memory,
     view.onDidChangeVisibility((e) => {
       memory.setVisible(e.visible);
+      review.setVisible(e.visible);
       if (e.visible) void claudeSessions.refresh();
     }),
+    view.onDidExpandElement((e) => tree.expanded(e.element, true)),
+    view.onDidCollapseElement((e) => tree.expanded(e.element, false)),
     vscode.workspace.registerTextDocumentContentProvider(GIT_SCHEME, new GitContentProvider(git)),
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
     new Notifications(fleet, (repoRoot) => grove.budget(repoRoot)),
@@ -122,10 +125,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     await agents.reattachTerminals(fleet);
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);
+    review.setVisible(view.visible);
     status.update(fleet.instances());
     await vscode.commands.executeCommand('setContext', 'grove.hasInstances', fleet.instances().length > 0);
-    await vscode.commands.executeCommand('setContext', 'grove.ready', true);
-  }).catch((err: Error) => log.error(err));
+  }).catch((err: Error) => {
+    log.error(err);
+    void vscode.window.showErrorMessage(`Grove: could not load the repositories' agents: ${err.message}`, 'Show Output').then((a) => a && channel.show());
+  }).finally(() => vscode.commands.executeCommand('setContext', 'grove.ready', true));
 
   return createApi(context.extension.packageJSON.version as string, services, ready, tree);
 }

@@ -46,7 +46,17 @@ export interface GroveApi {
 
 export function createApi(version: string, s: Services, ready: Promise<void>, tree: AgentsTreeProvider): GroveApi {
   const emitter = new vscode.EventEmitter<InstanceSnapshot[]>();
-  s.context.subscriptions.push(emitter, s.fleet.onDidChangeInstances(() => emitter.fire(clone(s.fleet.instances()))));
+  // The copies are made only while another extension listens: a busy fleet changes many times a second.
+  let listeners = 0;
+  const onDidChangeInstances: vscode.Event<InstanceSnapshot[]> = (listener, thisArgs, disposables) => {
+    listeners++;
+    const sub = emitter.event(listener, thisArgs);
+    let live = true;
+    const d = { dispose: () => { if (live) (live = false, listeners--, sub.dispose()); } };
+    disposables?.push(d);
+    return d;
+  };
+  s.context.subscriptions.push(emitter, s.fleet.onDidChangeInstances(() => listeners > 0 && emitter.fire(clone(s.fleet.instances()))));
   return {
     version,
     async dispatch(tasks, options = {}) {
@@ -59,7 +69,7 @@ export function createApi(version: string, s: Services, ready: Promise<void>, tr
       return clone(r.instances);
     },
     instances: () => clone(s.fleet.instances()),
-    onDidChangeInstances: emitter.event,
+    onDidChangeInstances,
     followUp: async (id, prompt) => clone(await followUp(s.grove, id, prompt)),
     stop: async (id) => clone(await stop(s.grove, id)),
     review: async (id, options = {}) => clone(await review(s.grove, id, options)),

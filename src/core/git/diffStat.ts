@@ -31,8 +31,17 @@ export function parseShortStat(text: string): DiffStat {
  * base's. A bare string is the recorded base commit (the merge-base of HEAD and it; prefer passing `baseRef`).
  */
 export async function diffStat(git: GitClient, worktreePath: string, base: string | DiffStatBase, signal?: AbortSignal): Promise<DiffStat> {
+  return diffStatFrom(git, worktreePath, await diffStatBase(git, worktreePath, base, signal), signal);
+}
+
+/** The commit {@link diffStat} counts from; it changes only when HEAD or the base's tip moves (a ref changes). */
+export function diffStatBase(git: GitClient, worktreePath: string, base: string | DiffStatBase, signal?: AbortSignal): Promise<string> {
   const { baseRef, baseCommit } = typeof base === 'string' ? { baseRef: undefined, baseCommit: base } : base;
-  const from = await diffBase(git, worktreePath, baseRef, baseCommit, signal);
+  return diffBase(git, worktreePath, baseRef, baseCommit, signal);
+}
+
+/** {@link diffStat} from a known commit (see {@link diffStatBase}): one git process. */
+export async function diffStatFrom(git: GitClient, worktreePath: string, from: string, signal?: AbortSignal): Promise<DiffStat> {
   const { stdout } = await git.read(worktreePath, ['diff', '--shortstat', from, '--'], { signal });
   return parseShortStat(stdout);
 }

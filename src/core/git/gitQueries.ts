@@ -12,6 +12,7 @@ import { GitError, isGitError } from './gitError';
 import { BACKUP_REF_PREFIX, type ConflictPrediction, type SyncState } from './mergeTypes';
 import { readAdminDirs } from './provisioner';
 import { parseWorktreeList } from './worktreeParser';
+import { adminDirOf } from './worktreeRecords';
 
 export async function resolveCommit(git: GitClient, cwd: string, rev: string, signal?: AbortSignal): Promise<string> {
   if (!rev || rev.startsWith('-')) throw new GitError(`Invalid revision: ${rev}`, { code: 'NotFound' });
@@ -75,14 +76,26 @@ export async function pathsOfCommits(git: GitClient, cwd: string, from: string, 
 
 /** Whether a merge or rebase is in progress in the worktree and which files are conflicted. */
 export async function syncState(git: GitClient, worktreePath: string, signal?: AbortSignal): Promise<SyncState> {
-  const gitDir = await absoluteGitDir(git, worktreePath, signal);
+  const gitDir = await gitDirOf(worktreePath) ?? await absoluteGitDir(git, worktreePath, signal);
   const has = (name: string) => fs.existsSync(path.join(gitDir, name));
   let operation: SyncState['operation'];
   if (has('rebase-merge') || has('rebase-apply')) operation = 'rebase';
   else if (has('MERGE_HEAD')) operation = 'merge';
   else if (has('CHERRY_PICK_HEAD')) operation = 'cherry-pick';
   else if (has('REVERT_HEAD')) operation = 'revert';
-  return { operation, conflicts: await unmerged(git, worktreePath, signal) };
+  // Without an operation under way there are no sync conflicts to list: no git process at all.
+  return { operation, conflicts: operation ? await unmerged(git, worktreePath, signal) : [] };
+}
+
+/** The git dir of a worktree from its `.git` (a folder in the main worktree, a `gitdir:` file in a linked one). */
+async function gitDirOf(worktreePath: string): Promise<string | undefined> {
+  const dotGit = path.join(worktreePath, '.git');
+  try {
+    if ((await fs.promises.stat(dotGit)).isDirectory()) return dotGit;
+  } catch {
+    return undefined;
+  }
+  return adminDirOf(worktreePath);
 }
 
 async function unmerged(git: GitClient, worktreePath: string, signal?: AbortSignal): Promise<string[]> {

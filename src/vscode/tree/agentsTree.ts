@@ -8,15 +8,17 @@ import type { InstanceSnapshot } from '../../core/model';
 import { Disposable } from '../../core/util/disposable';
 import type { Event } from '../../core/util/event';
 import { samePath as sameFsPath } from '../../core/util/fsPaths';
-import type { RepositoryState, WorkspaceRepositories } from '../repositories';
+import type { RepositoriesChange, RepositoryState, WorkspaceRepositories } from '../repositories';
+import { nodeKey, placementOf, type Node } from './nodes';
 import { archiveItem, claudeSessionItem, fileItem, instanceItem, repoItem, worktreeItem, type InstanceDecoration } from './treeItems';
 
 export { CHANGE_SCHEME, describeWorktree } from './treeItems';
+export { nodeKey, type Node } from './nodes';
 
 /** What the tree needs of the fleet (the core Fleet satisfies it). */
 export interface InstanceSource {
   instances(): InstanceSnapshot[];
-  readonly onDidChangeInstances: Event<unknown>;
+  readonly onDidChangeInstances: Event<{ changed: readonly InstanceSnapshot[]; removed: readonly string[] }>;
 }
 
 /** Extra per-worktree facts the VS Code layer computes (diff stat against the base). */
@@ -61,17 +63,6 @@ export interface TreeContribution {
   decorate?(inst: InstanceSnapshot): InstanceDecoration | undefined;
 }
 
-// Nodes carry ids only; state is read from the models when VS Code asks for the item.
-export type Node =
-  | { kind: 'repo'; root: string }
-  | { kind: 'worktree'; root: string; path: string }
-  | { kind: 'instance'; id: string }
-  | { kind: 'change'; instanceId: string; path: string }
-  | { kind: 'conflict'; instanceId: string; path: string }
-  | { kind: 'archive'; root: string }
-  | { kind: 'claudeSession'; id: string }
-  | { kind: 'contributed'; contribution: string; key: string };
-
 /** Claude Code's own sessions in a folder (read-only rows); see ClaudeSessionsModel. */
 export interface ClaudeSessionSource {
   inside(folder: string): { id: string; name: string; kind: string; status?: string; cwd: string; startedAt?: number }[];
@@ -81,14 +72,27 @@ export interface ClaudeSessionSource {
 
 /** Per-instance review facts (changed files, sync in progress); see ReviewModel. */
 export interface ReviewSource {
-  get(instanceId: string): { changes?: { files: { path: string; oldPath?: string; status: string; untracked?: boolean; insertions?: number; deletions?: number; binary: boolean }[] }; sync: { operation?: string; conflicts: string[] } } | undefined;
-  readonly onDidChange: Event<void>;
+  get(instanceId: string): ReviewFacts | undefined;
+  /** The facts with the changed files, read now unless current (the instance was expanded). */
+  ensure(instanceId: string): Promise<ReviewFacts | undefined>;
+  /** Whether the instance's changed files are wanted (its row is expanded). */
+  watch(instanceId: string, wanted: boolean): void;
+  /** The ids of the instances whose facts changed. */
+  readonly onDidChange: Event<readonly string[]>;
 }
 
+type ReviewFacts = { changes?: { files: { path: string; oldPath?: string; status: string; untracked?: boolean; insertions?: number; deletions?: number; binary: boolean }[] }; sync: { operation?: string; conflicts: string[] } };
+
 export class AgentsTreeProvider extends Disposable implements vscode.TreeDataProvider<Node> {
-  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<Node | undefined>());
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<Node | Node[] | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   private pending?: NodeJS.Timeout;
+  /** What the next render refreshes: the whole view, or these rows. */
+  private dirty: 'all' | Set<string> = new Set();
+  /** One object per row: VS Code refreshes a row by the element it was given. */
+  private readonly nodes = new Map<string, Node>();
+  /** Per instance: where it shows (a change of it moves the row, so the whole view refreshes). */
+  private readonly placement = new Map<string, string>();
   private readonly contributions: TreeContribution[] = [];
   /** Items of contributed rows, by node key, as last listed (VS Code asks for the item after the children). */
   private readonly contributed = new Map<string, ContributedRow>();
@@ -103,10 +107,11 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   ) {
     super();
     this._register(claudeSessions.onDidChange(() => this.changed()));
-    this._register(review.onDidChange(() => this.changed()));
-    this._register(repos.onDidChange(() => this.changed()));
-    this._register(fleet.onDidChangeInstances(() => this.changed()));
-    if (rss) this._register(rss.onDidChange(() => this.changed()));
+    this._register(review.onDidChange((ids) => this.changedInstances(ids)));
+    this._register(repos.onDidChange((c) => this.repositoriesChanged(c)));
+    this._register(fleet.onDidChangeInstances((c) => this.instancesChanged(c.changed, c.removed)));
+    if (rss) this._register(rss.onDidChange(() => this.changedInstances(this.fleet.instances().filter((i) => i.agent).map((i) => i.id))));
+    for (const i of fleet.instances()) this.placement.set(i.id, placementOf(i));
     this._register({ dispose: () => clearTimeout(this.pending) });
   }
 
@@ -122,16 +127,75 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
     });
   }
 
-  /** 20 agents streaming events must not re-render the tree 100 times a second: coalesce to one frame. */
-  changed(): void {
+  /**
+   * Re-renders the whole view (`keys` undefined) or only these rows. 20 agents streaming events must not re-render
+   * the tree 100 times a second: changes coalesce to one frame. A whole-view refresh makes VS Code forget every row
+   * until it fetched them again (a context-menu command in that gap reaches Grove without its row), so only a change
+   * of what is shown where refreshes it all.
+   */
+  changed(keys?: Iterable<string>): void {
+    if (!keys) this.dirty = 'all';
+    else if (this.dirty !== 'all') for (const k of keys) this.dirty.add(k);
     if (this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      this._onDidChangeTreeData.fire(undefined);
+      const dirty = this.dirty;
+      this.dirty = new Set();
+      if (dirty === 'all') {
+        this.nodes.clear();
+        this._onDidChangeTreeData.fire(undefined);
+        return;
+      }
+      const rows = [...dirty].map((k) => this.nodes.get(k)).filter((n): n is Node => !!n);
+      if (rows.length) this._onDidChangeTreeData.fire(rows);
     }, 100);
   }
 
+  private changedInstances(ids: Iterable<string>): void {
+    const keys = new Set<string>();
+    for (const id of ids) {
+      keys.add(`instance:${id}`);
+      // A lead's row sums up its agents' states.
+      const inst = this.fleet.instances().find((i) => i.id === id);
+      const lead = inst && this.leadOf(inst);
+      if (lead) keys.add(`instance:${lead.id}`);
+    }
+    this.changed(keys);
+  }
+
+  private instancesChanged(changed: readonly InstanceSnapshot[], removed: readonly string[]): void {
+    let moved = removed.length > 0;
+    for (const id of removed) this.placement.delete(id);
+    for (const s of changed) {
+      const p = placementOf(s);
+      if (this.placement.get(s.id) !== p) (moved = true, this.placement.set(s.id, p));
+    }
+    if (moved) this.changed();
+    else this.changedInstances(changed.map((s) => s.id));
+  }
+
+  private repositoriesChanged(c: RepositoriesChange): void {
+    if (!c.worktrees) return this.changed();
+    const keys = new Set(c.worktrees.map((w) => `worktree:${w}`));
+    const inside = this.fleet.instances().filter((i) => i.worktreePath && c.worktrees!.some((w) => samePath(w, i.worktreePath))).map((i) => i.id);
+    this.changed(keys);
+    this.changedInstances(inside);
+  }
+
+  /** The one object for this row. */
+  private node<N extends Node>(n: N): N {
+    const k = nodeKey(n);
+    const have = this.nodes.get(k) as N | undefined;
+    if (have) return have;
+    this.nodes.set(k, n);
+    return n;
+  }
+
   async getChildren(node?: Node): Promise<Node[]> {
+    return (await this.childrenFor(node)).map((n) => this.node(n));
+  }
+
+  private async childrenFor(node?: Node): Promise<Node[]> {
     const repos = await this.repos.repositories();
     if (!node) {
       if (repos.length === 1) return this.repoChildren(repos[0]!);
@@ -152,7 +216,8 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       const inst = this.fleet.instances().find((i) => i.id === node.id);
       const children: Node[] = inst ? this.childrenOf(inst).map((c) => ({ kind: 'instance', id: c.id })) : [];
       const rows = inst ? this.rows(this.contributions.flatMap((c) => (c.instanceRows?.(inst) ?? []).map((r) => [c.id, r] as const))) : [];
-      const r = this.review.get(node.id);
+      // Listed means expanded (or a snapshot): its changed files are wanted now.
+      const r = await this.review.ensure(node.id);
       const conflicts: Node[] = r ? r.sync.conflicts.map((p) => ({ kind: 'conflict', instanceId: node.id, path: p })) : [];
       const changes: Node[] = r ? (r.changes?.files ?? []).filter((f) => !r.sync.conflicts.includes(f.path)).map((f) => ({ kind: 'change', instanceId: node.id, path: f.path })) : [];
       return [...children, ...rows, ...conflicts, ...changes];
@@ -165,6 +230,11 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   getParent(node: Node): Node | undefined {
+    const parent = this.parentOf(node);
+    return parent && this.node(parent);
+  }
+
+  private parentOf(node: Node): Node | undefined {
     if (node.kind === 'change' || node.kind === 'conflict') return { kind: 'instance', id: node.instanceId };
     if (node.kind === 'archive') return this.multiRoot() ? { kind: 'repo', root: node.root } : undefined;
     if (node.kind === 'claudeSession' || node.kind === 'contributed') return undefined;
@@ -184,6 +254,17 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
+    const item = this.itemOf(node);
+    item.id = nodeKey(node);
+    return item;
+  }
+
+  /** The instance's row was expanded or collapsed (its changed files are read only while expanded). */
+  expanded(node: Node, expanded: boolean): void {
+    if (node.kind === 'instance') this.review.watch(node.id, expanded);
+  }
+
+  private itemOf(node: Node): vscode.TreeItem {
     switch (node.kind) {
       case 'repo': return repoItem(node.root, this.repos.get(node.root));
       case 'worktree': {
@@ -211,7 +292,9 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
           stat: inst.worktreePath ? this.stats.diffStat(inst.worktreePath) : undefined,
           rssMb: this.rss?.rssMb(inst.id),
           decorations: this.contributions.map((c) => c.decorate?.(inst)).filter((d): d is InstanceDecoration => !!d),
-          expandable: children.length > 0 || rowsHere || (!!review && (review.sync.conflicts.length > 0 || (review.changes?.files.length ?? 0) > 0)),
+          expandable: children.length > 0 || rowsHere || (review ? review.sync.conflicts.length > 0 || (review.changes?.files.length ?? 0) > 0 : false)
+            // Not read yet (collapsed): the worktree's own counts say whether there is anything to list.
+            || (!review?.changes && this.hasWork(inst)),
         });
       }
     }
@@ -245,6 +328,12 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       this.contributed.set(`${contribution}\0${row.key}`, row);
       return { kind: 'contributed', contribution, key: row.key };
     });
+  }
+
+  private hasWork(inst: InstanceSnapshot): boolean {
+    if (!inst.worktreePath) return false;
+    const wt = this.repos.find(inst.repoRoot)?.worktrees.find((w) => samePath(w.path, inst.worktreePath));
+    return (this.stats.diffStat(inst.worktreePath)?.insertions ?? 0) + (this.stats.diffStat(inst.worktreePath)?.deletions ?? 0) > 0 || (wt?.changedFiles ?? 0) > 0 || (wt?.ahead ?? 0) > 0;
   }
 
   private multiRoot(): boolean {

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { GitClient } from '../../../src/core/git/gitClient';
+import { WorktreeManager } from '../../../src/core/git/worktreeManager';
+import { WorktreeTracker, type RepositoriesChange } from '../../../src/core/git/worktreeTracker';
+import { waitForEvent } from '../../../src/core/util/event';
+import type { Logger } from '../../../src/core/util/logger';
+import { fsWatchPort, globToRegExp } from '../../support/fsWatchPort';
+import { git, gitTestEnv, useTempRepos } from '../../support/repo';
+
+describe('worktree tracker: what a file event costs', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let tracker: WorktreeTracker | undefined;
+  repos.closeFirst(() => tracker?.dispose());
+
+  /** A repository with three Grove worktrees, a tracker on real file events, and a count of the git processes it starts. */
+  async function setup() {
+    const repo = repos.create({ files: { 'README.md': '# demo\n', 'src/a.js': 'a\n' } });
+    const commands: string[] = [];
+    const logger: Logger = { trace() {}, info: (m) => void (String(m).startsWith('> git ') && commands.push(String(m))), warn() {}, error() {} };
+    const creating = new WorktreeManager(new GitClient({ env: gitTestEnv }));
+    const made = [];
+    for (const title of ['One', 'Two', 'Three']) made.push(await creating.create({ repoRoot: repo, title, worktreeRoot: path.join(path.dirname(repo), 'wt') }));
+    const gitClient = new GitClient({ env: gitTestEnv, logger });
+    const manager = new WorktreeManager(gitClient);
+    tracker = new WorktreeTracker(manager, gitClient, fsWatchPort, undefined, 100);
+    await tracker.track([await manager.resolveRepository(repo)]);
+    return { repo, commands, paths: made.map((m) => m.path), t: tracker };
+  }
+
+  it('a file written in one worktree re-reads that worktree alone: its status and its diff stat (2 git processes)', async () => {
+    const { commands, paths: [one, two, three], t } = await setup();
+    assert.equal(t.repositories()[0]!.worktrees.length, 3);
+    await new Promise((r) => setTimeout(r, 300)); // events of the setup itself settle
+    commands.length = 0;
+    const next = waitForEvent(t.onDidChange, (c: RepositoriesChange) => !!c.worktrees, 10_000);
+    fs.writeFileSync(path.join(two!, 'src', 'a.js'), 'a\nchanged\nmore\n');
+    const change = await next;
+    assert.deepEqual(change.worktrees, [two]);
+    assert.equal(commands.length, 2, commands.join('\n'));
+    assert.ok(commands.some((c) => / status --porcelain/.test(c)) && commands.some((c) => / diff --shortstat /.test(c)), commands.join('\n'));
+    const wt = (p: string) => t.repositories()[0]!.worktrees.find((w) => w.path === p)!;
+    assert.equal(wt(two!).changedFiles, 1);
+    assert.deepEqual(t.diffStat(two!), { files: 1, insertions: 2, deletions: 0 });
+    assert.equal(wt(one!).changedFiles, 0);
+    assert.deepEqual(t.diffStat(three!), { files: 0, insertions: 0, deletions: 0 });
+  });
+
+  it('a burst of writes in two worktrees is one refresh of those two; a commit (a ref moved) re-reads the repository', async () => {
+    const { commands, paths: [one, two, three], t } = await setup();
+    await new Promise((r) => setTimeout(r, 300));
+    commands.length = 0;
+    const changes: RepositoriesChange[] = [];
+    t.onDidChange((c) => changes.push(c));
+    const burst = waitForEvent(t.onDidChange, (c: RepositoriesChange) => !!c.worktrees, 10_000);
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(i % 2 ? one! : three!, `f${i}.txt`), `${i}\n`);
+    const c = await burst;
+    assert.deepEqual([...c.worktrees!].sort(), [one!, three!].sort());
+    assert.equal(commands.length, 4, `status and diff of each: ${commands.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(changes.length, 1, 'twenty writes, one refresh');
+
+    const whole = waitForEvent(t.onDidChange, (x: RepositoriesChange) => !x.worktrees, 10_000);
+    git(two!, 'add', '-A');
+    git(two!, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'agent work', '--allow-empty');
+    await whole;
+    const wt = t.repositories()[0]!.worktrees.find((w) => w.path === two)!;
+    assert.equal(wt.ahead, 1, 'the repository was read again: the new commit counts');
+  });
+
+  it('the watch patterns match as VS Code\'s do', () => {
+    const admin = globToRegExp('{HEAD,packed-refs,refs/heads/**,worktrees,worktrees/*,worktrees/*/{HEAD,locked}}');
+    for (const yes of ['HEAD', 'refs/heads/grove/one', 'worktrees/one/HEAD', 'worktrees/one/locked', 'worktrees']) assert.ok(admin.test(yes), yes);
+    for (const no of ['index', 'worktrees/one/index', 'objects/ab/cdef', 'grove/instances.json', 'worktrees/one/logs/HEAD']) assert.ok(!admin.test(no), no);
+  });
+});
