@@ -217,12 +217,6 @@ export function literalPathspec(rel: string): string {
   return `:(literal)${normalizeRelative(rel)}`;
 }
 
-/** Pathspecs that leave `paths` out of a whole-tree operation: `:/` plus one `:(exclude,literal)` each. Pure. */
-export function wholeTreeExcept(paths: readonly string[]): string[] {
-  const excludes = paths.map(normalizeRelative).filter(Boolean).map((p) => `:(exclude,literal)${p}`);
-  return [':/', ...excludes];
-}
-
 function normalizeRelative(rel: string): string {
   return rel.replace(/\\/g, '/').replace(/^\.\/+/, '').replace(/^\/+|\/+$/g, '');
 }

@@ -24,7 +24,7 @@
  */
 import type { Logger } from '../util/logger';
 import { nullLogger } from '../util/logger';
-import { literalPathspec, parseNameStatus, wholeTreeExcept } from './changes';
+import { literalPathspec, parseNameStatus } from './changes';
 import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';
 import {
@@ -139,8 +139,9 @@ export class MergeService {
       const savedIndex = (await repo.run(worktreePath, ['write-tree'], { signal })).stdout.trim();
       const restoreIndex = () => repo.run(worktreePath, ['read-tree', savedIndex]).then(() => undefined, () => undefined);
       try {
-        await repo.run(worktreePath, ['add', '-A', '--', ...wholeTreeExcept(exclude)], { signal });
-        // A copied file the agent staged itself: back to HEAD's version in the index (the file stays on disk).
+        // The copied files are not named to `add` (an ignored one, like .env, would make it refuse): they are put back
+        // to HEAD's version in the index afterwards, also when the agent staged one itself (the file stays on disk).
+        await repo.run(worktreePath, ['add', '-A', '--', ':/'], { signal });
         if (exclude.length) await repo.run(worktreePath, ['reset', '-q', '--', ...exclude.map(literalPathspec)], { signal });
         const staged = await repo.run(worktreePath, ['diff', '--cached', '--quiet'], { signal, okExitCodes: [1] });
         if (staged.exitCode === 0) {

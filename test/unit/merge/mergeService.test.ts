@@ -264,6 +264,19 @@ describe('merge: service', function () {
       await assert.rejects(f.service.mergeIntoBase({ ...f, baseRef: 'origin/main', strategy: 'merge' }), rejectsBlocked('BaseNotABranch'));
     });
 
+    it('commitWork leaves the copied files out, an ignored one (.env) included, even one the agent staged', async () => {
+      const f = await instanceRepo(repos, { 'a.txt': 'a\n', '.gitignore': '.env\n' });
+      writeFiles(f.worktreePath, { '.env': 'TOKEN=1\n', 'local.json': '{}\n', 'work.txt': 'w\n' });
+      git(f.worktreePath, 'add', 'local.json');
+      let offered: string[] = [];
+      const sha = await f.service.commitWork({ worktreePath: f.worktreePath, exclude: ['.env', 'local.json'], message: (files) => ((offered = files), 'Work') });
+      assert.ok(sha);
+      assert.deepEqual(offered, ['work.txt']);
+      assert.deepEqual(git(f.worktreePath, 'show', '--name-only', '--format=', 'HEAD').split('\n'), ['work.txt']);
+      assert.equal(fs.readFileSync(path.join(f.worktreePath, '.env'), 'utf8'), 'TOKEN=1\n', 'the copied files stay on disk');
+      assert.equal(git(f.worktreePath, 'status', '--porcelain'), '?? local.json');
+    });
+
     it('a failed commit (hook) restores the index as it was', async () => {
       const f = await instanceRepo(repos, { 'a.txt': 'a\n' });
       writeFiles(f.worktreePath, { 'a.txt': 'edited\n', 'new.txt': 'n\n', 'staged.txt': 's\n' });
