@@ -85,6 +85,8 @@ export class ReviewModel extends Disposable {
 
   /** Recomputes one instance now (after a sync or merge, or for a review), with its changed files. */
   async refreshOne(inst: InstanceSnapshot): Promise<InstanceReview | undefined> {
+    // Reviewed, synced or merged: someone looks at its changed files from now on.
+    this.watched.add(inst.id);
     this.stale.add(inst.id);
     return this.compute(inst);
   }
