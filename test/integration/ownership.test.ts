@@ -103,8 +103,11 @@ describe('ownership between the extension and grove processes', function () {
         assert.ok(!states.includes('interrupted'), `"${c.title}" went ${states.join(' → ')}`);
         assert.deepEqual(states.filter((s) => s === 'done').length, 1, `"${c.title}" went ${states.join(' → ')}`);
       }
-      const registry = JSON.parse(fs.readFileSync(path.join(workspaceRepo(), '.git', 'grove', 'instances.json'), 'utf8')) as { instances: Record<string, InstanceSnapshot> };
-      assert.deepEqual(created.map((c) => registry.instances[c.id]?.state), created.map(() => 'done'));
+      // What a reload would find: the registry on disk says done too (its writes are coalesced, so wait a moment).
+      const onDisk = () => (JSON.parse(fs.readFileSync(path.join(workspaceRepo(), '.git', 'grove', 'instances.json'), 'utf8')) as { instances: Record<string, InstanceSnapshot> })
+        .instances;
+      await until('the registry on disk to say done', () => created.every((c) => onDisk()[c.id]?.state === 'done') || undefined, 10_000).catch(() => undefined);
+      assert.deepEqual(created.map((c) => onDisk()[c.id]?.state), created.map(() => 'done'));
     } finally {
       stop = true;
       sub.dispose();

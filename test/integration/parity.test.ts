@@ -18,7 +18,7 @@ const rule: ScriptRule = (req) => {
   const task = req.firstUserText;
   if (/Hang/.test(task)) return hang();
   if (req.isToolResult) return text(`Finished: ${task.split('\n')[0]}`);
-  if (/Ask for Bash/.test(task)) return bash('echo parity > bash.txt', 'write bash.txt');
+  if (/Ask for Bash/.test(task)) return bash(`node -e "require('fs').writeFileSync('bash.txt', 'parity')"`, 'write bash.txt'); // acceptEdits lets a plain echo redirect run unasked
   if (/Edit README/.test(task)) return write('README.md', '# changed by the agent\n');
   const name = /Write ([\w-]+)\.txt/.exec(req.lastUserText)?.[1] ?? 'unnamed';
   return write(`${name}.txt`, `${name}\n`);

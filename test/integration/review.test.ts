@@ -59,7 +59,7 @@ describe('review, sync and merge in VS Code editors', function () {
     git(repo, 'commit', '-qam', 'Welcome instead of Hello');
 
     const summary = await vscode.commands.executeCommand<string[]>('grove.syncFromBase', { kind: 'instance', id: inst.id });
-    assert.match(summary.join(), /conflicts in 1 file/);
+    assert.match(summary.join(), /syncing main stopped on conflicts in src\/app\.js/);
     const a = await api();
     const conflicted = await until('the conflicted agent row', async () =>
       flatten(await a.viewSnapshot()).find((x) => x.kind === 'instance' && x.id === inst.id && /conflicted/.test(x.contextValue)));

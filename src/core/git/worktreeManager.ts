@@ -18,7 +18,7 @@ import { createWorktree } from './worktreeCreate';
 import { formatLockReason, parseLockOwner, type WorktreeEntry } from './worktreeParser';
 import { readAdminDirs } from './worktreeRecords';
 import { inspect, removeWorktree } from './worktreeRemoval';
-import { legacyBasesOnce, locate, resolves, taskRecordOf, worktreeEntries, worktreeStatus, type LegacyBases } from './worktreeState';
+import { legacyBasesOnce, locate, resolves, taskRecordOf, worktreeEntries, uncommittedPaths, type LegacyBases } from './worktreeState';
 import type {
   CreateWorktreeOptions,
   CreatedWorktree,
@@ -150,7 +150,7 @@ export class WorktreeManager {
       stale,
     };
     if (!stale && !entry.bare) {
-      const status = await worktreeStatus(this.git, entry.path, signal);
+      const status = await uncommittedPaths(this.git, entry.path, signal);
       info.changedFiles = status.changed.length + status.untracked.length;
     }
     if (base && entry.head) {

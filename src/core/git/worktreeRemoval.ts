@@ -21,7 +21,7 @@ import { BACKUP_REF_PREFIX } from './mergeService';
 import type { RepositoryFacts } from './repositoryFacts';
 import { commitsLeftByCheckout, GROVE_LOCK_PREFIX, parseLockOwner, parseStatus, type WorktreeEntry } from './worktreeParser';
 import { deleteBranchRecord } from './worktreeRecords';
-import { commitsOf, legacyBasesOnce, locate, resolves, taskRecordOf, worktreeStatus, type Located } from './worktreeState';
+import { commitsOf, legacyBasesOnce, locate, resolves, taskRecordOf, uncommittedPaths, type Located } from './worktreeState';
 import type { CommitSummary, RemovalReport, RemoveOptions, RemoveResult, SubmoduleCommits } from './worktreeTypes';
 
 export interface RemovalContext {
@@ -49,7 +49,7 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
   const stale = !entry.bare && (entry.prunable || !fs.existsSync(entry.path));
   const record = isMain ? {} : await taskRecordOf(located.commonDir, entry, located.adminDirs, legacyBasesOnce(git, repoRoot, signal));
   const live = !stale && !entry.bare;
-  const status = live ? await worktreeStatus(git, entry.path, signal) : { changed: [], untracked: [] };
+  const status = live ? await uncommittedPaths(git, entry.path, signal) : { changed: [], untracked: [] };
   const submodules = live && !isMain ? await submoduleLoss(git, entry.path, '', signal) : { changed: [], untracked: [], commits: [], any: false };
 
   let commits: CommitSummary[] = [];

@@ -2,10 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { samePath, normalizePath } from '../util/fsPaths';
+import { worktreeStatus } from './changes';
 import type { GitClient } from './gitClient';
 import { GitError } from './gitError';
 import type { RepositoryFacts } from './repositoryFacts';
-import { parseStatus, parseWorktreeList, type WorktreeEntry } from './worktreeParser';
+import { parseWorktreeList, type WorktreeEntry } from './worktreeParser';
 import { readAdminDirs, readBranchRecord, readLegacyBases, readMetadata, type WorktreeMetadata } from './worktreeRecords';
 import type { CommitSummary } from './worktreeTypes';
 
@@ -74,9 +75,14 @@ export async function taskRecordOf(commonDir: string, entry: WorktreeEntry, admi
   return {};
 }
 
-export async function worktreeStatus(git: GitClient, worktreePath: string, signal?: AbortSignal): Promise<{ changed: string[]; untracked: string[] }> {
-  const { stdout } = await git.read(worktreePath, ['-c', 'core.quotepath=false', 'status', '--porcelain=v1', '-z', '--no-renames', '--untracked-files=all'], { signal });
-  return parseStatus(stdout);
+/**
+ * Every uncommitted path of a worktree as removing it would lose it: tracked changes with both names of a rename,
+ * and untracked files (from the one status reader, {@link worktreeStatus} of changes.ts).
+ */
+export async function uncommittedPaths(git: GitClient, worktreePath: string, signal?: AbortSignal): Promise<{ changed: string[]; untracked: string[] }> {
+  const status = await worktreeStatus(git, worktreePath, { signal });
+  const untracked = new Set(status.untracked);
+  return { changed: status.paths.filter((p) => !untracked.has(p)), untracked: status.untracked };
 }
 
 export async function resolves(git: GitClient, cwd: string, rev: string, signal?: AbortSignal): Promise<boolean> {

@@ -12,7 +12,7 @@ import { nullLogger, type Logger } from '../util/logger';
 import { diffStatBase, diffStatFrom, type DiffStat } from './diffStat';
 import type { GitClient } from './gitClient';
 import type { WorktreeManager } from './worktreeManager';
-import { worktreeStatus } from './worktreeState';
+import { uncommittedPaths } from './worktreeState';
 import type { RepositoryInfo, WorktreeInfo } from './worktreeTypes';
 
 export interface RepositoryState {
@@ -155,7 +155,7 @@ export class WorktreeTracker extends Disposable {
       const key = pathKey(w.path);
       try {
         const from = this.statBases.get(key);
-        const [status, stat] = await Promise.all([worktreeStatus(this.git, w.path), from ? diffStatFrom(this.git, w.path, from) : undefined]);
+        const [status, stat] = await Promise.all([uncommittedPaths(this.git, w.path), from ? diffStatFrom(this.git, w.path, from) : undefined]);
         w.changedFiles = status.changed.length + status.untracked.length;
         if (stat) this.stats.set(key, stat);
         changed.push(w.path);
