@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Locator } from 'playwright-core';
 import { startDemoModel, type DemoModel } from '../support/demoModel';
 // @ts-expect-error plain ESM helper
 import { makeDemoRepo } from '../support/demoRepo.mjs';
@@ -14,18 +15,26 @@ describe('UI: a plan file in the editor — lenses, the Dispatch Plan keybinding
   let model: DemoModel;
   const lens = (title: string) => wb.page.locator('.codelens-decoration a', { hasText: title });
   /** The lens titled exactly `title` in the view zone right above the editor line `lineText`. */
+  /** The lens titled `title` right above the line with `lineText`, once VS Code has laid both out (30 s at most). */
   const lensAbove = async (lineText: string, title: string) => {
-    const line = await wb.page.locator('.monaco-editor .view-line', { hasText: lineText }).first().boundingBox();
-    assert.ok(line, `no line "${lineText}" on screen`);
-    const candidates = await wb.page.locator('.codelens-decoration a').all();
-    let best: { el: (typeof candidates)[number]; y: number } | undefined;
-    for (const el of candidates) {
-      const box = await el.boundingBox();
-      if (!box || (await el.innerText()).replace(/^\W+/, '').trim() !== title || box.y >= line.y) continue;
-      if (!best || box.y > best.y) best = { el, y: box.y };
+    const deadline = Date.now() + 30_000;
+    let seen = '';
+    for (;;) {
+      const line = await wb.page.locator('.monaco-editor .view-line', { hasText: lineText }).first().boundingBox().catch(() => null);
+      let best: { el: Locator; y: number } | undefined;
+      const titles: string[] = [];
+      for (const el of await wb.page.locator('.codelens-decoration a').all()) {
+        const box = await el.boundingBox().catch(() => null);
+        const text = (await el.innerText().catch(() => '')).replace(/^\W+/, '').trim();
+        titles.push(text);
+        if (!line || !box || text !== title || box.y >= line.y) continue;
+        if (!best || box.y > best.y) best = { el, y: box.y };
+      }
+      if (line && best && line.y - best.y < 2 * line.height) return best.el;
+      seen = `${line ? 'the line is on screen' : 'the line is not on screen'}; lenses: ${titles.join(', ') || 'none'}`;
+      if (Date.now() > deadline) assert.fail(`no "${title}" lens right above "${lineText}" (${seen})`);
+      await wb.page.waitForTimeout(250);
     }
-    assert.ok(best && line.y - best.y < 2 * line.height, `no "${title}" lens right above "${lineText}"`);
-    return best.el;
   };
 
   before(async () => {

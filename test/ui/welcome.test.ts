@@ -39,9 +39,24 @@ describe('UI: Grove in the workbench (installed from the .vsix)', function () {
     const quick = wb.page.locator('.quick-input-widget');
     await quick.locator('.quick-input-title', { hasText: 'Grove: choose a plan (## sections or - [ ] items)' }).waitFor({ state: 'visible', timeout: 30_000 });
     await wb.screenshot('command-palette');
-    await wb.typeInQuickInput(path.join(repo, 'plan.md'));
-    // The preview lists every task of plan.md, checked.
-    await quick.locator('.quick-input-title', { hasText: 'Grove: dispatch 3 task(s) from plan.md' }).waitFor({ state: 'visible', timeout: 30_000 });
+    // VS Code's own file dialog (a quick input) takes the typed path once it has listed that folder: Enter before
+    // that is lost on a busy machine, so wait for the file's row, and press Enter again while the dialog still asks.
+    await wb.typeInQuickInput(path.join(repo, 'plan.md'), false);
+    const preview = quick.locator('.quick-input-title', { hasText: 'Grove: dispatch 3 task(s) from plan.md' });
+    for (let attempt = 1; ; attempt++) {
+      await quick.locator('.monaco-list-row', { hasText: 'plan.md' }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+      await wb.page.keyboard.press('Enter');
+      // The preview lists every task of plan.md, checked.
+      const shown = await preview.waitFor({ state: 'visible', timeout: attempt < 3 ? 10_000 : 30_000 }).then(() => true, () => false);
+      if (shown) break;
+      const stillAsking = await quick.locator('.quick-input-title', { hasText: 'Grove: choose a plan' }).isVisible();
+      assert.ok(attempt < 3, `the plan's preview never showed (the quick input shows "${await quick.innerText().catch(() => '')}")`);
+      if (!stillAsking) {
+        // The path was taken: the preview is on its way.
+        await preview.waitFor({ state: 'visible', timeout: 30_000 });
+        break;
+      }
+    }
     const rows = quick.locator('.monaco-list-row');
     for (const t of ['Add a farewell function', 'Document the API', 'Add a license file']) await rows.filter({ hasText: t }).first().waitFor({ state: 'visible' });
     assert.equal(await rows.count(), 3);

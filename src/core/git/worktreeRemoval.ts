@@ -17,6 +17,7 @@ import type { Logger } from '../util/logger';
 import { liveness, localProbe, sameProcess, type ProcessIdentity, type ProcessProbe } from '../platform/processes';
 import type { GitClient } from './gitClient';
 import { GitError } from './gitError';
+import { listIgnoredWork, type IgnoredEntry } from './ignoredFiles';
 import { BACKUP_REF_PREFIX } from './mergeService';
 import type { RepositoryFacts } from './repositoryFacts';
 import { commitsLeftByCheckout, GROVE_LOCK_PREFIX, parseLockOwner, parseStatus, type WorktreeEntry } from './worktreeParser';
@@ -51,6 +52,7 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
   const live = !stale && !entry.bare;
   const status = live ? await uncommittedPaths(git, entry.path, signal) : { changed: [], untracked: [] };
   const submodules = live && !isMain ? await submoduleLoss(git, entry.path, '', signal) : { changed: [], untracked: [], commits: [], any: false };
+  const ignored = live && !isMain ? await ignoredLoss(git, entry.path, located.repoRoot, signal) : [];
 
   let commits: CommitSummary[] = [];
   let merged = false;
@@ -80,7 +82,7 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
   const groveLock = entry.locked && !!entry.lockedReason?.startsWith(GROVE_LOCK_PREFIX);
   const uncommitted = [...status.changed, ...submodules.changed];
   const untracked = [...status.untracked, ...submodules.untracked];
-  const worktreeLoss = uncommitted.length + untracked.length + detachedCommits.length + submodules.commits.length > 0;
+  const worktreeLoss = uncommitted.length + untracked.length + ignored.length + detachedCommits.length + submodules.commits.length > 0;
   const report: RemovalReport = {
     path: entry.path,
     branch: entry.branch,
@@ -94,6 +96,7 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
     ...(groveLock ? { lockOwnerLiveness: owner ? liveness(owner, ctx.probe ?? localProbe) : 'unknown' } : {}),
     uncommitted,
     untracked,
+    ignored,
     commits,
     detachedCommits,
     submoduleCommits: submodules.commits,
@@ -102,6 +105,31 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
     hasWorktreeLoss: worktreeLoss,
   };
   return { report, located, taskTip, taskCheckedOutIn, hasSubmodules: submodules.any };
+}
+
+/**
+ * Ignored files `git worktree remove` would delete that are worth listing (see ignoredFiles.ts: not what tools
+ * regenerate), minus files Grove copied in that are still the same as in the main checkout (nothing is lost).
+ */
+async function ignoredLoss(git: GitClient, worktree: string, repoRoot: string, signal?: AbortSignal): Promise<IgnoredEntry[]> {
+  const entries = await listIgnoredWork(git, worktree, { signal });
+  const out: IgnoredEntry[] = [];
+  for (const e of entries) {
+    if (!e.dir && !e.repository && (await sameFile(path.join(worktree, e.path), path.join(repoRoot, e.path)))) continue;
+    out.push(e);
+  }
+  return out;
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [sa, sb] = await Promise.all([fs.promises.lstat(a), fs.promises.lstat(b)]);
+    if (!sa.isFile() || !sb.isFile() || sa.size !== sb.size) return false;
+    const [ca, cb] = await Promise.all([fs.promises.readFile(a), fs.promises.readFile(b)]);
+    return ca.equals(cb);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -244,10 +272,16 @@ export function describeLoss(r: RemovalReport, options: { deleteBranch?: boolean
   const commits = (cs: CommitSummary[]) => cs.map((c) => `${c.sha.slice(0, 8)} ${c.subject}`);
   list('Uncommitted changes that would be discarded', r.uncommitted);
   list('Untracked files that would be deleted', r.untracked);
+  list('Ignored files that would be deleted (git ignores them, but they are not regenerated)', (r.ignored ?? []).map(ignoredLine));
   list('Commits made on a detached HEAD that no branch has (lost with the worktree)', commits(r.detachedCommits));
   for (const s of r.submoduleCommits) list(`Unpushed commits in the submodule ${s.path} (lost with the worktree)`, commits(s.commits));
   if (!r.merged) {
     list(`Commits not in ${r.baseRef ?? 'any other branch'}${options.deleteBranch ? ' (lost with the branch)' : ' (kept on the branch unless it is deleted)'}`, commits(r.commits));
   }
   return lines;
+}
+
+function ignoredLine(e: IgnoredEntry): string {
+  const size = e.bytes >= 1024 * 1024 ? `${(e.bytes / 1024 / 1024).toFixed(1)} MB` : e.bytes >= 1024 ? `${Math.round(e.bytes / 1024)} KB` : `${e.bytes} B`;
+  return e.repository ? `${e.path} (a git repository)` : e.dir ? `${e.path} (${e.files} file${e.files === 1 ? '' : 's'}, ${size})` : `${e.path} (${size})`;
 }

@@ -1,6 +1,7 @@
 /** The public shapes of the worktree engine (re-exported by worktreeManager.ts). */
 import type { Logger } from '../util/logger';
 import type { Liveness, ProcessIdentity, ProcessProbe } from '../platform/processes';
+import type { IgnoredEntry } from './ignoredFiles';
 
 export interface RepositoryInfo {
   /** Top level of the worktree containing the given path. */
@@ -123,6 +124,11 @@ export interface RemovalReport {
   uncommitted: string[];
   /** Untracked files that are not git-ignored (ignored files such as `node_modules` are not counted); submodules too. */
   untracked: string[];
+  /**
+   * Git-ignored files and folders removal would delete that are not regenerable (an edited `.env.local`, notes, a
+   * nested repository; not `node_modules/` or build output), without copies Grove made that are still unchanged.
+   */
+  ignored?: IgnoredEntry[];
   /**
    * Commits on the task branch (else the checked-out branch) not in its base; without a recorded base, the commits
    * reachable from no other branch, remote-tracking branch or tag. Lost only if that branch is deleted.

@@ -71,6 +71,33 @@ describe('removal never loses work silently (issue 11)', function () {
     });
   });
 
+  describe('item 3: ignored files that are work are listed before they go', () => {
+    it('an edited copy and hand-made ignored files are listed and refused without force; unchanged copies and node_modules are not', async () => {
+      const root = repos.create();
+      commit(root, 'ignore rules', { '.gitignore': '.env\n.env.local\nnode_modules/\nnotes/\n' });
+      writeFiles(root, { '.env': 'TOKEN=1\n', '.env.local': 'PORT=1\n' });
+      const manager = makeManager();
+      const wt = await manager.create({ repoRoot: root, title: 'ignored work', copyFiles: ['.env', '.env.local'] });
+      writeFiles(wt.path, { 'node_modules/pkg/index.js': 'x\n' });
+      // Copied and untouched, or regenerable: nothing to lose.
+      const clean = await manager.inspectRemoval(wt.path);
+      assert.deepEqual(clean.ignored, []);
+      assert.equal(clean.hasWorktreeLoss, false);
+
+      writeFiles(wt.path, { '.env.local': 'PORT=2\n', 'notes/plan.md': 'mine\n' });
+      const report = await manager.inspectRemoval(wt.path);
+      assert.deepEqual(report.ignored?.map((e) => e.path), ['.env.local', 'notes/']);
+      assert.equal(report.hasWorktreeLoss, true);
+      await assert.rejects(manager.remove(wt.path), (err) => {
+        rejectsWith('WouldLoseWork', /Ignored files that would be deleted .*\(2\):\n {2}\.env\.local \(7 B\)\n {2}notes\/ \(1 file, 5 B\)/)(err);
+        return true;
+      });
+      assert.equal(fs.readFileSync(path.join(wt.path, '.env.local'), 'utf8'), 'PORT=2\n', 'nothing was deleted');
+      await manager.remove(wt.path, { force: true });
+      assert.equal(fs.existsSync(wt.path), false);
+    });
+  });
+
   describe('item 4: a backup ref before the branch goes', () => {
     it('writes refs/grove/backup/<branch>/<tip> before deleting the branch', async () => {
       const root = repos.create();
