@@ -75,6 +75,8 @@ async function mcpCommand(argv: string[], io: Io): Promise<number> {
     input: process.stdin,
     output: process.stdout,
     log: (m) => io.err(m),
+    // A Grove agent acting as a lead has its instance id in its environment; a Claude Code session its session id.
+    lead: process.env.GROVE_INSTANCE_ID || process.env.CLAUDE_CODE_SESSION_ID || undefined,
   });
   return 0;
 }

@@ -114,7 +114,7 @@ export async function waitFor(g: Grove, req: WaitRequest): Promise<WaitResult> {
   const settled = going.length === 0;
   const message = settled
     ? `All ${instances.length} settled: ${summarise(instances)}.`
-    : `Still running after ${Math.round((Date.now() - started) / 1000)} s: ${going.map((e) => `"${e.title}" (${e.state})`).join(', ')}${instances.length > going.length ? `; settled: ${summarise(instances.filter((e) => e.settled))}` : ''}. Wait again to keep waiting.`;
+    : `Still running after ${Math.round((Date.now() - started) / 1000)} s: ${going.map((e) => `"${e.title}" (${e.state})`).join(', ')}${instances.length > going.length ? `; settled: ${summarise(instances.filter((e) => e.settled))}` : ''}.`;
   return { settled, timedOut: timedOut && !settled, elapsedMs: Date.now() - started, instances, overlaps, message };
 }
 
