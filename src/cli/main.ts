@@ -9,6 +9,7 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
+import { driverCommand } from './commands/detach';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -21,6 +22,9 @@ Usage:
   grove dispatch --prompt "…" [--title T] [--base REF] [--json]
       Runs the tasks to completion in the foreground (progress on stderr); Ctrl-C, SIGTERM and SIGHUP (a closed
       terminal) stop them, and they stay resumable.
+  grove dispatch … --detach              Hands the tasks to the repository's background driver (started if none runs)
+                                         and prints their ids at once; the driver outlives the terminal, runs the
+                                         queue and exits when nothing is left (log: .git/grove/driver/driver.log)
   grove status [<id>…] [--json]          Instances of the repository (all windows and processes); a read: changes nothing
   grove follow-up <id> "<prompt>"        One more turn in the instance's session (in the foreground, or handed to
                                          the process that drives it)
@@ -35,6 +39,7 @@ Usage:
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
+  grove driver                           The background driver itself (started by dispatch --detach)
 
 <id>: a full id, a unique prefix (4+ characters), or the exact task title.
 
@@ -62,6 +67,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   rm: removeCommand,
   log: logCommand,
   mcp: mcpCommand,
+  driver: driverCommand,
 };
 
 async function mcpCommand(argv: string[], io: Io): Promise<number> {
