@@ -9,7 +9,7 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
-import { driverCommand } from './commands/detach';
+import { driverCommand, driverStarter } from './commands/detach';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -83,6 +83,7 @@ async function mcpCommand(argv: string[], io: Io): Promise<number> {
     log: (m) => io.err(m),
     // A Grove agent acting as a lead has its instance id in its environment; a Claude Code session its session id.
     lead: process.env.GROVE_INSTANCE_ID || process.env.CLAUDE_CODE_SESSION_ID || undefined,
+    driverStarter: async (g) => driverStarter(g.repoRoot, await g.grove.commonDir(g.repoRoot), values, io),
   });
   return 0;
 }

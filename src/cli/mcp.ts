@@ -34,6 +34,8 @@ export interface McpServerOptions {
   log(message: string): void;
   /** The lead agent served (GROVE_INSTANCE_ID of a Grove agent, or the Claude Code session id): recorded on what it dispatches. */
   lead?: string;
+  /** How to start the repository's background driver (grove_dispatch with detach: true). */
+  driverStarter?(g: Grove): Promise<() => void>;
 }
 
 /** Serves until the input ends; resolves after agents this server still drives were stopped. */
@@ -42,7 +44,7 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
   const open = () => (grove ??= options.open());
   const send = (msg: Record<string, Json | unknown>) => options.output.write(`${JSON.stringify({ jsonrpc: '2.0', ...msg })}\n`);
   const pending = new Set<Promise<void>>();
-  const session: McpSession = { mine: new Set(), ...(options.lead ? { lead: options.lead } : {}) };
+  const session: McpSession = { mine: new Set(), ...(options.lead ? { lead: options.lead } : {}), ...(options.driverStarter ? { driverStarter: options.driverStarter } : {}) };
   /** Running tools/call requests by id, for notifications/cancelled. */
   const calls = new Map<string | number, AbortController>();
 

@@ -16,6 +16,8 @@ export interface McpSession {
   mine: Set<string>;
   /** The lead agent this server serves (a Grove instance id or a Claude Code session id), recorded on what it dispatches. */
   lead?: string;
+  /** How to start the repository's background driver (grove_dispatch with detach). */
+  driverStarter?(g: CliContext): Promise<() => void>;
 }
 
 /** One tools/call. */

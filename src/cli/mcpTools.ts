@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { dispatchDetached } from '../core/flows/detach';
 import { dispatch } from '../core/flows/dispatch';
 import { followUp, stop } from '../core/flows/instances';
 import { review } from '../core/flows/review';
@@ -45,6 +46,7 @@ const dispatchTool: Tool = {
       select: { type: 'array', items: { type: 'string' }, description: 'With plan: only the tasks with these titles' },
       base: { type: 'string', description: 'Default base branch or commit for every task' },
       model: { type: 'string', description: 'Default model for every task (e.g. sonnet, opus)' },
+      detach: { type: 'boolean', description: 'Run the agents in the repository\'s background driver, so that they go on after this session ends (default false: this server runs them and stops them when the session ends)' },
     },
     additionalProperties: false,
   },
@@ -62,8 +64,22 @@ const dispatchTool: Tool = {
           ...(o.model !== undefined ? { model: str(o.model, `tasks[${i}].model`) } : {}),
         };
       });
+    const detach = bool(a.detach, 'detach') === true;
+    const baseRef = opt(a.base, 'base');
+    const model = opt(a.model, 'model');
+    if (detach) {
+      if (!call.session.driverStarter) throw new UsageError('this server cannot start a background driver: dispatch without detach');
+      const startDriver = await call.session.driverStarter(g);
+      const r = await dispatchDetached(g.grove, g.repoRoot, { tasks, ...(baseRef ? { baseRef } : {}), ...(model ? { model } : {}), ...(call.session.lead ? { lead: call.session.lead } : {}) }, { startDriver });
+      for (const i of r.instances) call.session.mine.add(i.id);
+      return {
+        instances: r.instances.map(summary), driver: { pid: r.driver.pid, log: r.log },
+        ...(r.warnings.length ? { warnings: r.warnings } : {}),
+        next: 'The background driver runs them (they go on if this session ends). Call grove_wait to block until they are done.',
+      };
+    }
     // bypassPermissions only when the person started this server with it (a flag or variable), never from a model's call.
-    const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef: opt(a.base, 'base'), model: opt(a.model, 'model'), ...(call.session.lead ? { lead: call.session.lead } : {}) }, { confirmBypass: async () => true });
+    const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef, model, ...(call.session.lead ? { lead: call.session.lead } : {}) }, { confirmBypass: async () => true });
     for (const i of r.instances) call.session.mine.add(i.id);
     return {
       instances: r.instances.map(summary),

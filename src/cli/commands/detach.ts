@@ -24,20 +24,24 @@ function cliScript(): string {
   return require.main?.filename ?? process.argv[1]!;
 }
 
-export async function detachedDispatch(ctx: CliContext, tasks: TaskSpec[], values: Values, io: Io, options: { baseRef?: string; mode?: 'background' | 'terminal' }): Promise<number> {
-  const commonDir = await ctx.grove.commonDir(ctx.repoRoot);
+/** Starts a background driver for the repository: this CLI, detached, with the flags given to this command. */
+export function driverStarter(repoRoot: string, commonDir: string, values: Values, io: Io): () => void {
   const { log, dir } = driverPaths(commonDir);
-  const startDriver = () => {
+  return () => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const out = fs.openSync(log, 'a', 0o600);
-    const args = [cliScript(), 'driver', '--repo', ctx.repoRoot];
+    const args = [cliScript(), 'driver', '--repo', repoRoot];
     for (const flag of PASSED_ON) if (typeof values[flag] === 'string') args.push(`--${flag}`, values[flag] as string);
     if (values.verbose === true) args.push('--verbose');
-    const child = spawn(process.execPath, args, { cwd: ctx.repoRoot, detached: true, stdio: ['ignore', out, out], windowsHide: true, env: process.env });
+    const child = spawn(process.execPath, args, { cwd: repoRoot, detached: true, stdio: ['ignore', out, out], windowsHide: true, env: process.env });
     child.on('error', (err) => io.err(`grove: could not start the background driver: ${err.message}`));
     child.unref();
     fs.closeSync(out);
   };
+}
+
+export async function detachedDispatch(ctx: CliContext, tasks: TaskSpec[], values: Values, io: Io, options: { baseRef?: string; mode?: 'background' | 'terminal' }): Promise<number> {
+  const startDriver = driverStarter(ctx.repoRoot, await ctx.grove.commonDir(ctx.repoRoot), values, io);
   const permissionMode = str(values['permission-mode']) as PermissionMode | undefined;
   const r = await dispatchDetached(ctx.grove, ctx.repoRoot, {
     tasks, ...(options.baseRef ? { baseRef: options.baseRef } : {}), ...(options.mode ? { mode: options.mode } : {}),

@@ -46,7 +46,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
       assert.ok(t.description.length > 20, t.name);
     }
     assert.deepEqual(tools.grove_dispatch.inputSchema.properties.tasks.items.required, ['title', 'prompt']);
-    assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
+    assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'detach', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
     for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);

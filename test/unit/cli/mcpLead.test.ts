@@ -30,8 +30,8 @@ describe('grove mcp for a lead agent (real Claude CLI)', function () {
   let child: ChildProcess | undefined;
   let repo: string;
 
-  const serve = async (): Promise<McpClient> => {
-    repo = repos.create({ files: { 'README.md': '# demo\n' } });
+  const serve = async (existing?: string): Promise<McpClient> => {
+    repo = existing ?? repos.create({ files: { 'README.md': '# demo\n' } });
     const env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
     child = spawn(process.execPath, [CLI, 'mcp', '--repo', repo, '--claude-path', claudeBin()], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const mcp = new McpClient(child);
@@ -137,5 +137,35 @@ describe('grove mcp for a lead agent (real Claude CLI)', function () {
     assert.equal(mcp.stray.filter((m) => m.id === 900).length, 0, 'the cancelled call was never answered');
     child!.stdin!.end();
     assert.equal(await mcp.exited, 0);
+  });
+
+  it('grove_dispatch with detach: the background driver runs the agent on after the lead\'s server is gone; a new server waits for it to done', async () => {
+    model = await ScriptedModel.start({ rule: (req) => (req.isToolResult ? text('Late written.') : { ...write('late.txt', 'late\n'), delayMs: 1500 }) });
+    const first = await serve();
+    const d = await first.call('grove_dispatch', { tasks: [{ title: 'Late', prompt: 'Create late.txt' }], detach: true });
+    assert.equal(d.isError, false, d.text);
+    assert.match(d.data.next, /background driver runs them/);
+    const driverPid = d.data.driver.pid as number;
+    assert.notEqual(driverPid, child!.pid);
+    child!.stdin!.end();
+    assert.equal(await first.exited, 0);
+    assert.match(first.stderr, /^$/, 'the server had no agent of its own to stop');
+
+    const second = await serve(repo);
+    const w = await second.call('grove_wait', { ids: ['Late'], timeoutSeconds: 60 });
+    assert.equal(w.isError, false, w.text);
+    assert.deepEqual(w.data.instances.map((e: any) => [e.title, e.state, e.result]), [['Late', 'done', 'Late written.']]);
+    const alive = () => {
+      try {
+        process.kill(driverPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(), false, 'the driver exited when idle');
+    child!.stdin!.end();
+    assert.equal(await second.exited, 0);
   });
 });
