@@ -10,6 +10,7 @@ import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { driverCommand, driverStarter } from './commands/detach';
+import { installPluginCommand } from './commands/plugin';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -40,6 +41,11 @@ Usage:
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
   grove driver                           The background driver itself (started by dispatch --detach)
+  grove install-plugin [--project|--user] [--force]
+                                         A Claude Code skill that teaches a lead session to plan, dispatch, wait,
+                                         review, fix and land with Grove, plus the grove MCP server entry
+                                         (--project: .claude/skills/ and .mcp.json of the repository, the default;
+                                         --user: ~/.claude/skills/ and ~/.claude.json). Other entries are kept.
 
 <id>: a full id, a unique prefix (4+ characters), or the exact task title.
 
@@ -68,6 +74,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   log: logCommand,
   mcp: mcpCommand,
   driver: driverCommand,
+  'install-plugin': installPluginCommand,
 };
 
 async function mcpCommand(argv: string[], io: Io): Promise<number> {

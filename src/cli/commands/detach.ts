@@ -20,7 +20,7 @@ import { openContext, STOP_SIGNALS, type Io, type Values } from './common';
 const PASSED_ON = ['claude-path', 'permission-mode', 'on-permission', 'model', 'max'] as const;
 
 /** The script a driver runs: this very CLI. */
-function cliScript(): string {
+export function cliScript(): string {
   return require.main?.filename ?? process.argv[1]!;
 }
 
