@@ -5,7 +5,7 @@
  * grove_land merges in the order given, each on top of the previous one, and stops at the first refusal, saying
  * what landed and what to do about the rest. (When core gets a land train, grove_land calls it instead.)
  */
-import { merge, type MergeOutcome } from '../core/flows/merge';
+import { landingTarget, merge, type MergeOutcome } from '../core/flows/merge';
 import { remove } from '../core/flows/remove';
 import type { MergeStrategy } from '../core/git/mergeService';
 import { UsageError } from './args';
@@ -28,7 +28,7 @@ function landed(o: MergeOutcome) {
 export const LAND_TOOLS: Tool[] = [
   {
     name: 'grove_land',
-    description: 'Bring finished instances\' work into their base branch, one after the other in the order given (each merged on top of the previous ones), without touching uncommitted work in the user\'s checkout. Commits an agent\'s uncommitted work first (unless commit: false). Stops at the first instance that cannot land (conflicts, still running…) and says what landed and how to fix the rest.',
+    description: 'Bring finished instances\' work into their base branch, one after the other in the order given (each merged on top of the previous ones; a task that started after another lands where that one landed), without touching uncommitted work in the user\'s checkout. Commits an agent\'s uncommitted work first (unless commit: false). Stops at the first instance that cannot land (conflicts, still running…) and says what landed and how to fix the rest.',
     inputSchema: {
       type: 'object',
       properties: {
@@ -51,7 +51,9 @@ export const LAND_TOOLS: Tool[] = [
       const done: ReturnType<typeof landed>[] = [];
       for (const [i, inst] of insts.entries()) {
         try {
-          const o = await merge(g.grove, { id: inst.id, strategy, commit, ...(cleanup !== undefined ? { cleanup: cleanup ? 'always' : 'never' } : {}) });
+          // A task that started after another lands where that one landed (its base branch is merged already).
+          const into = landingTarget(g.grove, g.grove.fleet.get(inst.id) ?? inst);
+          const o = await merge(g.grove, { id: inst.id, strategy, commit, into, ...(cleanup !== undefined ? { cleanup: cleanup ? 'always' : 'never' } : {}) });
           if (o) done.push(landed(o));
         } catch (err) {
           const rest = insts.slice(i + 1).map((x) => `"${x.title}"`);
