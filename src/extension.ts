@@ -24,6 +24,7 @@ import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 import { registerConventions } from './vscode/conventions/registerConventions';
+import { registerLanguageModelTools } from './vscode/lmTools';
 
 export type { GroveApi } from './vscode/api';
 
@@ -117,6 +118,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   );
 
   context.subscriptions.push(...registerConventions(fleet, { demoModel }));
+  // Agent sessions inside VS Code can dispatch, wait for, review and land Grove agents (where lm tools exist).
+  context.subscriptions.push(...registerLanguageModelTools(services));
 
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {

@@ -8,7 +8,15 @@ import { findInstance } from '../core/flows/instances';
 import { isActive, isOwned } from '../core/fleet/instance';
 import type { InstanceSnapshot } from '../core/model';
 import { UsageError } from './args';
-import type { CliContext } from './context';
+import type { Grove } from '../core/grove';
+
+/** What a tool runs on: one repository of one core (the CLI's ToolHost; the extension's workspace repository). */
+export interface ToolHost {
+  readonly grove: Grove;
+  readonly repoRoot: string;
+  /** The instances of this repository. */
+  instances(): InstanceSnapshot[];
+}
 
 /** What one server remembers between calls. */
 export interface McpSession {
@@ -17,7 +25,7 @@ export interface McpSession {
   /** The lead agent this server serves (a Grove instance id or a Claude Code session id), recorded on what it dispatches. */
   lead?: string;
   /** How to start the repository's background driver (grove_dispatch with detach). */
-  driverStarter?(g: CliContext): Promise<() => void>;
+  driverStarter?(g: ToolHost): Promise<() => void>;
 }
 
 /** One tools/call. */
@@ -27,6 +35,11 @@ export interface ToolCall {
   signal: AbortSignal;
   /** A notifications/progress to the client, when it sent a progressToken. `progress` increases with every call. */
   progress(progress: number, total: number | undefined, message: string): void;
+  /**
+   * The dispatch would run agents with bypassPermissions: ask the person (VS Code's modal). Absent: the person who
+   * started the server chose it (a flag or variable), which is the confirmation.
+   */
+  confirmBypass?(tasks: number): Promise<boolean>;
 }
 
 export type Schema = { type: 'object'; properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean };
@@ -35,13 +48,13 @@ export interface Tool {
   name: string;
   description: string;
   inputSchema: Schema;
-  run(g: CliContext, args: Record<string, unknown>, call: ToolCall): Promise<unknown>;
+  run(g: ToolHost, args: Record<string, unknown>, call: ToolCall): Promise<unknown>;
 }
 
 export const idArg = { type: 'string', description: 'The instance: its id (from grove_dispatch or grove_status), a unique id prefix of 4+ characters, or its exact task title' };
 
 /** The instances this server dispatched, and those recorded with its lead (dispatched by an earlier server of the same lead). */
-export function mine(g: CliContext, session: McpSession): InstanceSnapshot[] {
+export function mine(g: ToolHost, session: McpSession): InstanceSnapshot[] {
   return g.instances().filter((s) => session.mine.has(s.id) || (!!session.lead && s.lead === session.lead));
 }
 
@@ -65,7 +78,7 @@ export function summary(s: InstanceSnapshot) {
 }
 
 /** An instance by id, unique id prefix or exact title, in this server's repository. @throws GroveError NotFound. */
-export function instanceOf(g: CliContext, ref: unknown, name = 'id'): InstanceSnapshot {
+export function instanceOf(g: ToolHost, ref: unknown, name = 'id'): InstanceSnapshot {
   return findInstance(g.grove, str(ref, name), g.repoRoot);
 }
 

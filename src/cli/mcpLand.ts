@@ -9,8 +9,7 @@ import { landingTarget, merge, type MergeOutcome } from '../core/flows/merge';
 import { remove } from '../core/flows/remove';
 import type { MergeStrategy } from '../core/git/mergeService';
 import { UsageError } from './args';
-import type { CliContext } from './context';
-import { bool, forModel, idArg, instanceOf, oneOf, requireStill, strings, summary, type Tool } from './mcpCommon';
+import { bool, forModel, idArg, instanceOf, oneOf, requireStill, strings, summary, type Tool, type ToolHost } from './mcpCommon';
 
 const STRATEGIES: readonly MergeStrategy[] = ['merge', 'squash', 'rebase'];
 
@@ -101,7 +100,7 @@ export const LAND_TOOLS: Tool[] = [
       required: ['id'],
       additionalProperties: false,
     },
-    async run(g: CliContext, a) {
+    async run(g: ToolHost, a) {
       const force = bool(a.force, 'force') === true;
       const deleteBranch = bool(a.deleteBranch, 'deleteBranch') === true;
       return remove(g.grove, { id: instanceOf(g, a.id).id, force, deleteBranch });

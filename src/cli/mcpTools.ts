@@ -13,8 +13,7 @@ import { transcript } from '../core/flows/worktrees';
 import type { TaskSpec } from '../core/fleet/ports';
 import { UsageError } from './args';
 import { readPlan } from './commands/dispatch';
-import type { CliContext } from './context';
-import { arr, bool, idArg, instanceOf, mine, num, obj, opt, str, strings, summary, type Tool } from './mcpCommon';
+import { arr, bool, idArg, instanceOf, mine, num, obj, opt, str, strings, summary, type Tool, type ToolHost } from './mcpCommon';
 import { LAND_TOOLS } from './mcpLand';
 
 const DEFAULT_WAIT_S = 600;
@@ -78,8 +77,9 @@ const dispatchTool: Tool = {
         next: 'The background driver runs them (they go on if this session ends). Call grove_wait to block until they are done.',
       };
     }
-    // bypassPermissions only when the person started this server with it (a flag or variable), never from a model's call.
-    const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef, model, ...(call.session.lead ? { lead: call.session.lead } : {}) }, { confirmBypass: async () => true });
+    // bypassPermissions only when the person started this server with it (a flag or variable) or confirms it now,
+    // never from a model's call.
+    const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef, model, ...(call.session.lead ? { lead: call.session.lead } : {}) }, { confirmBypass: call.confirmBypass ?? (async () => true) });
     for (const i of r.instances) call.session.mine.add(i.id);
     return {
       instances: r.instances.map(summary),
@@ -208,7 +208,7 @@ const logTool: Tool = {
 
 export const TOOLS: Tool[] = [dispatchTool, waitTool, statusTool, reviewTool, followUpTool, stopTool, ...LAND_TOOLS, logTool];
 
-function resolvePath(g: CliContext, p: string): string {
+function resolvePath(g: ToolHost, p: string): string {
   if (path.isAbsolute(p)) return p;
   const fromRepo = path.resolve(g.repoRoot, p);
   return fs.existsSync(fromRepo) ? fromRepo : path.resolve(p);
