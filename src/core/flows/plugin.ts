@@ -44,7 +44,12 @@ export interface McpServerEntry {
   command: string;
   args: string[];
   env: Record<string, string>;
+  /** Claude Code's per-call limit (ms; a hard wall clock, progress does not extend it): above grove_wait's longest wait. */
+  timeout: number;
 }
+
+/** grove_wait waits at most an hour; a call may take a minute more. */
+export const TOOL_TIMEOUT_MS = 61 * 60 * 1000;
 
 export interface PluginTargets {
   skillFile: string;
@@ -76,7 +81,7 @@ export interface PluginInstallResult {
 
 /** Writes the skill and merges the server entry into the MCP file. @throws GroveError InvalidInput for a file that is not JSON. */
 export function installPlugin(targets: PluginTargets, server: { command: string; args: string[] }, options: { force?: boolean } = {}): PluginInstallResult {
-  const entry: McpServerEntry = { type: 'stdio', command: server.command, args: server.args, env: {} };
+  const entry: McpServerEntry = { type: 'stdio', command: server.command, args: server.args, env: {}, timeout: TOOL_TIMEOUT_MS };
   const notes: string[] = [];
 
   // The MCP file first: refusing on a broken file must leave the skill unwritten too.

@@ -43,6 +43,7 @@ describe('grove install-plugin (real Claude CLI reads what it wrote)', function 
     assert.equal(after.theme, 'dark');
     assert.deepEqual(after.mcpServers.other, mine.mcpServers.other);
     assert.deepEqual(after.mcpServers.grove.args.at(-1), 'mcp');
+    assert.equal(after.mcpServers.grove.timeout, 3_660_000, 'grove_wait may block up to an hour: Claude Code must not cut the call');
     assert.match(fs.readFileSync(path.join(cfg, 'skills', 'grove', 'SKILL.md'), 'utf8'), /^---\nname: grove\n/);
 
     const get = await run(claudeBin(), ['mcp', 'get', 'grove'], env, repo);

@@ -24,7 +24,7 @@ describe('core/flows/plugin', () => {
     fs.writeFileSync(targets.mcpFile, JSON.stringify(before));
     const r = installPlugin(targets, server);
     assert.deepEqual([r.skill.action, r.mcp.action, r.notes], ['written', 'written', []]);
-    assert.deepEqual(JSON.parse(fs.readFileSync(targets.mcpFile, 'utf8')), { ...before, mcpServers: { ...before.mcpServers, grove: { type: 'stdio', command: 'grove', args: ['mcp'], env: {} } } });
+    assert.deepEqual(JSON.parse(fs.readFileSync(targets.mcpFile, 'utf8')), { ...before, mcpServers: { ...before.mcpServers, grove: { type: 'stdio', command: 'grove', args: ['mcp'], env: {}, timeout: 3_660_000 } } });
     assert.equal(fs.readFileSync(targets.skillFile, 'utf8'), SKILL_MD);
     const again = installPlugin(targets, server);
     assert.deepEqual([again.skill.action, again.mcp.action], ['unchanged', 'unchanged']);
