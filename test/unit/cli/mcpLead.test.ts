@@ -92,6 +92,8 @@ describe('grove mcp for a lead agent (real Claude CLI)', function () {
     assert.equal(d.isError, false, d.text);
     assert.match(d.data.next, /Call grove_wait/);
     const [slow, quick] = d.data.instances;
+    const listed = await mcp.call('grove_status', { mine: true });
+    assert.deepEqual(listed.data.instances.map((i: any) => i.title), ['Slow', 'Quick'], 'mine: what this server dispatched');
 
     for (let i = 0; i < 200 && (await mcp.call('grove_status', { id: slow.id })).data.instances[0].state !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
