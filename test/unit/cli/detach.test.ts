@@ -39,9 +39,12 @@ describe('grove dispatch --detach (background driver, real Claude CLI)', functio
     });
     const repo = repos.create({ files: { 'README.md': '# demo\n' } });
     const env = { ...claudeEnv({ root: repos.dir('claude'), baseUrl: model.url }).env, ...gitTestEnv };
+    let lastPid = 0;
     const grove = (...args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
       const t0 = Date.now();
-      const child = spawn(process.execPath, [CLI, ...args, '--repo', repo, '--claude-path', claudeBin()], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Each command leads its own process group, like a job of a shell: what a closed terminal hangs up.
+      const child = spawn(process.execPath, [CLI, ...args, '--repo', repo, '--claude-path', claudeBin()], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      lastPid = child.pid!;
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d) => (stdout += d));
@@ -62,6 +65,10 @@ describe('grove dispatch --detach (background driver, real Claude CLI)', functio
     driverPid = a.driver.pid as number;
     assert.notEqual(driverPid, process.pid);
     assert.ok(alive(driverPid), 'the driver runs after the dispatching process exited');
+    if (process.platform !== 'win32') {
+      // A terminal that closes hangs up its jobs' process groups: the dispatch's group has nobody left in it.
+      assert.throws(() => process.kill(-lastPid, 'SIGHUP'), (e: NodeJS.ErrnoException) => e.code === 'ESRCH', 'the driver is not in the dispatching process group');
+    }
 
     const second = await grove('dispatch', '--prompt', 'Create beta.txt', '--title', 'Beta', '--detach');
     assert.equal(second.code, 0, second.stderr);
