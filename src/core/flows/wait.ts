@@ -108,14 +108,15 @@ export async function waitFor(g: Grove, req: WaitRequest): Promise<WaitResult> {
     if (req.signal?.aborted) finish(true);
     else check();
   });
+  const elapsedMs = Date.now() - started;
   const instances = await Promise.all(ids.map((id) => entryOf(g, id, titles.get(id)!)));
   const overlaps = overlapsOf(instances);
   const going = instances.filter((e) => !e.settled);
   const settled = going.length === 0;
   const message = settled
     ? `All ${instances.length} settled: ${summarise(instances)}.`
-    : `Still running after ${Math.round((Date.now() - started) / 1000)} s: ${going.map((e) => `"${e.title}" (${e.state})`).join(', ')}${instances.length > going.length ? `; settled: ${summarise(instances.filter((e) => e.settled))}` : ''}.`;
-  return { settled, timedOut: timedOut && !settled, elapsedMs: Date.now() - started, instances, overlaps, message };
+    : `Still running after ${Math.floor(elapsedMs / 1000)} s: ${going.map((e) => `"${e.title}" (${e.state})`).join(', ')}${instances.length > going.length ? `; settled: ${summarise(instances.filter((e) => e.settled))}` : ''}.`;
+  return { settled, timedOut: timedOut && !settled, elapsedMs, instances, overlaps, message };
 }
 
 async function entryOf(g: Grove, id: string, title: string): Promise<WaitEntry> {
