@@ -88,8 +88,9 @@ async function mcpCommand(argv: string[], io: Io): Promise<number> {
     input: process.stdin,
     output: process.stdout,
     log: (m) => io.err(m),
-    // A Grove agent acting as a lead has its instance id in its environment; a Claude Code session its session id.
-    lead: process.env.GROVE_INSTANCE_ID || process.env.CLAUDE_CODE_SESSION_ID || undefined,
+    // The lead: the Claude Code session that started this server (Claude Code passes its id), else the Grove agent
+    // whose environment it runs in. The Agents tree nests what it dispatches under the instance with that id or session.
+    lead: process.env.CLAUDE_CODE_SESSION_ID || process.env.GROVE_INSTANCE_ID || undefined,
     driverStarter: async (g) => driverStarter(g.repoRoot, await g.grove.commonDir(g.repoRoot), values, io),
   });
   return 0;

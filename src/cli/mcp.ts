@@ -32,7 +32,7 @@ export interface McpServerOptions {
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   log(message: string): void;
-  /** The lead agent served (GROVE_INSTANCE_ID of a Grove agent, or the Claude Code session id): recorded on what it dispatches. */
+  /** The lead agent served (the Claude Code session id, or GROVE_INSTANCE_ID of a Grove agent): recorded on what it dispatches. */
   lead?: string;
   /** How to start the repository's background driver (grove_dispatch with detach: true). */
   driverStarter?(g: Grove): Promise<() => void>;
