@@ -56,15 +56,16 @@ describe('grove dispatch --detach (background driver, real Claude CLI)', functio
     const first = await grove('dispatch', '--prompt', 'Create alpha.txt', '--title', 'Alpha', '--detach', '--json');
     assert.equal(first.code, 0, first.stderr);
     const a = JSON.parse(first.stdout);
+    driverPid = a.driver?.pid; // killed after the test if an assertion fails before it exits by itself
     assert.equal(a.ok, true);
     assert.equal(a.detached, true);
     assert.equal(a.driver.started, true);
     assert.deepEqual(a.instances.map((i: InstanceSnapshot) => i.title), ['Alpha']);
     assert.match(a.instances[0].state, /^(queued|provisioning)$/, 'queued (the driver may already be creating its worktree)');
     assert.ok(first.ms < 5000, `dispatch --detach took ${first.ms} ms`);
-    driverPid = a.driver.pid as number;
+    assert.equal(typeof driverPid, 'number');
     assert.notEqual(driverPid, process.pid);
-    assert.ok(alive(driverPid), 'the driver runs after the dispatching process exited');
+    assert.ok(alive(driverPid!), 'the driver runs after the dispatching process exited');
     if (process.platform !== 'win32') {
       // A terminal that closes hangs up its jobs' process groups: the dispatch's group has nobody left in it.
       assert.throws(() => process.kill(-lastPid, 'SIGHUP'), (e: NodeJS.ErrnoException) => e.code === 'ESRCH', 'the driver is not in the dispatching process group');
@@ -90,8 +91,8 @@ describe('grove dispatch --detach (background driver, real Claude CLI)', functio
     assert.equal(fs.readFileSync(path.join(now.find((s) => s.title === 'Beta')!.worktreePath, 'beta.txt'), 'utf8'), 'beta\n');
 
     const dir = path.join(git(repo, 'rev-parse', '--path-format=absolute', '--git-common-dir'), 'grove', 'driver');
-    for (let i = 0; i < 100 && alive(driverPid); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(alive(driverPid), false, `the driver exits once nothing is left; its log:\n${fs.readFileSync(path.join(dir, 'driver.log'), 'utf8')}`);
+    for (let i = 0; i < 100 && alive(driverPid!); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(driverPid!), false, `the driver exits once nothing is left; its log:\n${fs.readFileSync(path.join(dir, 'driver.log'), 'utf8')}`);
     assert.equal(fs.existsSync(path.join(dir, 'driver.json')), false, 'it released its registration');
     assert.deepEqual(fs.readdirSync(path.join(dir, 'inbox')), [], 'the inbox is empty');
     const log = fs.readFileSync(path.join(dir, 'driver.log'), 'utf8');
