@@ -6,6 +6,7 @@ import { AgentRunners } from './vscode/agents/agentRunners';
 import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
 import { instanceCommands } from './vscode/commands/instanceCommands';
+import { pluginCommands } from './vscode/commands/pluginCommands';
 import { registerCommands } from './vscode/commands/register';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
@@ -24,6 +25,7 @@ import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 import { registerConventions } from './vscode/conventions/registerConventions';
+import { registerLanguageModelTools } from './vscode/lmTools';
 
 export type { GroveApi } from './vscode/api';
 
@@ -101,6 +103,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...dispatchCommands(services),
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
+      ...pluginCommands(services),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);
@@ -117,6 +120,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   );
 
   context.subscriptions.push(...registerConventions(fleet, { demoModel }));
+  // Agent sessions inside VS Code can dispatch, wait for, review and land Grove agents (where lm tools exist).
+  context.subscriptions.push(...registerLanguageModelTools(services));
 
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {

@@ -9,6 +9,8 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
+import { driverCommand, driverStarter } from './commands/detach';
+import { installPluginCommand } from './commands/plugin';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -21,6 +23,9 @@ Usage:
   grove dispatch --prompt "…" [--title T] [--base REF] [--json]
       Runs the tasks to completion in the foreground (progress on stderr); Ctrl-C, SIGTERM and SIGHUP (a closed
       terminal) stop them, and they stay resumable.
+  grove dispatch … --detach              Hands the tasks to the repository's background driver (started if none runs)
+                                         and prints their ids at once; the driver outlives the terminal, runs the
+                                         queue and exits when nothing is left (log: .git/grove/driver/driver.log)
   grove status [<id>…] [--json]          Instances of the repository (all windows and processes); a read: changes nothing
   grove follow-up <id> "<prompt>"        One more turn in the instance's session (in the foreground, or handed to
                                          the process that drives it)
@@ -35,6 +40,12 @@ Usage:
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
+  grove driver                           The background driver itself (started by dispatch --detach)
+  grove install-plugin [--project|--user] [--force]
+                                         A Claude Code skill that teaches a lead session to plan, dispatch, wait,
+                                         review, fix and land with Grove, plus the grove MCP server entry
+                                         (--project: .claude/skills/ and .mcp.json of the repository, the default;
+                                         --user: ~/.claude/skills/ and ~/.claude.json). Other entries are kept.
 
 <id>: a full id, a unique prefix (4+ characters), or the exact task title.
 
@@ -62,6 +73,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   rm: removeCommand,
   log: logCommand,
   mcp: mcpCommand,
+  driver: driverCommand,
+  'install-plugin': installPluginCommand,
 };
 
 async function mcpCommand(argv: string[], io: Io): Promise<number> {
@@ -75,6 +88,10 @@ async function mcpCommand(argv: string[], io: Io): Promise<number> {
     input: process.stdin,
     output: process.stdout,
     log: (m) => io.err(m),
+    // The lead: the Claude Code session that started this server (Claude Code passes its id), else the Grove agent
+    // whose environment it runs in. The Agents tree nests what it dispatches under the instance with that id or session.
+    lead: process.env.CLAUDE_CODE_SESSION_ID || process.env.GROVE_INSTANCE_ID || undefined,
+    driverStarter: async (g) => driverStarter(g.repoRoot, await g.grove.commonDir(g.repoRoot), values, io),
   });
   return 0;
 }

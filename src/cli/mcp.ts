@@ -4,174 +4,26 @@
  * rather than with @modelcontextprotocol/sdk because the server needs five methods and no dependency.
  *
  * Instances dispatched or followed up through this server are driven by this process: tools return at once
- * and the agents keep running here (poll grove_status). When the client closes stdin, agents still running are
- * stopped (recorded as stopped, resumable from VS Code or with grove follow-up) and the server exits.
+ * and the agents keep running here; grove_wait blocks until they need the lead (with notifications/progress
+ * while it blocks, when the request carries a progressToken; notifications/cancelled ends the wait). The server
+ * sees what other processes change, dispatch or lose (the fleet mirrors the registry). When the client closes
+ * stdin, agents still running here are stopped (recorded as stopped, resumable from VS Code or with grove
+ * follow-up) and the server exits. The tools: mcpTools.ts and mcpLand.ts.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import readline from 'node:readline';
 import { GroveError } from '../core/errors';
-import { dispatch } from '../core/flows/dispatch';
-import { followUp, stop } from '../core/flows/instances';
-import { merge } from '../core/flows/merge';
-import { remove } from '../core/flows/remove';
-import { review } from '../core/flows/review';
-import { transcript } from '../core/flows/worktrees';
-import { isActive } from '../core/fleet/instance';
-import type { TaskSpec } from '../core/fleet/ports';
-import type { MergeStrategy } from '../core/git/mergeService';
-import type { InstanceSnapshot } from '../core/model';
 import { CliError, UsageError } from './args';
-import { readPlan } from './commands/dispatch';
 import type { CliContext } from './context';
+import { forModel, type McpSession } from './mcpCommon';
+import { TOOLS } from './mcpTools';
+
+export { TOOLS } from './mcpTools';
 
 type Grove = CliContext;
 
 export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-06-18', '2025-03-26', '2024-11-05'];
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Schema = { type: 'object'; properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean };
-
-interface Tool {
-  name: string;
-  description: string;
-  inputSchema: Schema;
-  run(g: Grove, args: Record<string, unknown>): Promise<unknown>;
-}
-
-const id = { type: 'string', description: 'Instance id, a unique id prefix (4+ characters), or the exact task title' };
-
-/** The tools, in the order tools/list gives them. */
-export const TOOLS: Tool[] = [
-  {
-    name: 'grove_dispatch',
-    description: 'Start Claude Code agents, each on a new git worktree and branch of the repository. Give `tasks` (title + prompt each) or `plan` (path of a markdown plan: one `## Title` section per task). Returns the instance ids at once; the agents keep running in this server: poll grove_status until they are done, then grove_review and grove_merge.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        tasks: {
-          type: 'array',
-          description: 'Tasks to run in parallel',
-          items: {
-            type: 'object',
-            properties: {
-              title: { type: 'string', description: 'Short title; the branch name is made from it' },
-              prompt: { type: 'string', description: 'The full instructions for the agent' },
-              base: { type: 'string', description: 'Branch or commit to start from (default: the current branch)' },
-              after: { type: 'string', description: 'Title of another task of this call to wait for; starts from its branch' },
-              model: { type: 'string' },
-            },
-            required: ['title', 'prompt'],
-          },
-        },
-        plan: { type: 'string', description: 'Path of a markdown plan file (relative paths: to the repository root)' },
-        select: { type: 'array', items: { type: 'string' }, description: 'With plan: only these task titles' },
-        base: { type: 'string', description: 'Default base for every task' },
-        model: { type: 'string', description: 'Model for every task (e.g. sonnet, opus)' },
-      },
-    },
-    async run(g, a) {
-      const tasks: TaskSpec[] = a.plan !== undefined
-        ? readPlan(resolvePath(g, str(a.plan, 'plan')), strings(a.select, 'select'))
-        : arr(a.tasks, 'tasks').map((t, i) => {
-          const o = obj(t, `tasks[${i}]`);
-          return {
-            title: str(o.title, `tasks[${i}].title`),
-            prompt: str(o.prompt, `tasks[${i}].prompt`),
-            ...(o.base !== undefined ? { baseRef: str(o.base, 'base') } : {}),
-            ...(o.after !== undefined ? { after: str(o.after, 'after') } : {}),
-            ...(o.model !== undefined ? { model: str(o.model, 'model') } : {}),
-          };
-        });
-      // bypassPermissions only when the person started this server with it (a flag or variable), never from a model's call.
-      const r = await dispatch(g.grove, { repoRoot: g.repoRoot, tasks, baseRef: opt(a.base, 'base'), model: opt(a.model, 'model') }, { confirmBypass: async () => true });
-      return { instances: r.instances.map(summary), ...(r.warnings.length ? { warnings: r.warnings } : {}) };
-    },
-  },
-  {
-    name: 'grove_status',
-    description: 'List the agent instances of the repository (all Grove processes and VS Code windows share them): state (queued, provisioning, starting, running, waiting, done, failed, stopped, interrupted), branch, worktree, cost, last activity, final result.',
-    inputSchema: { type: 'object', properties: { id: { ...id, description: 'Only this instance (optional)' } } },
-    async run(g, a) {
-      const list = a.id !== undefined ? [g.resolve(str(a.id, 'id'))] : g.instances();
-      return { instances: list.map(summary) };
-    },
-  },
-  {
-    name: 'grove_follow_up',
-    description: 'Send another prompt to a finished (done, failed, stopped, interrupted) instance: the agent continues its session in its worktree. Returns at once; poll grove_status.',
-    inputSchema: { type: 'object', properties: { id, prompt: { type: 'string', description: 'The follow-up instructions' } }, required: ['id', 'prompt'] },
-    async run(g, a) {
-      const r = await followUp(g.grove, g.resolve(str(a.id, 'id')).id, str(a.prompt, 'prompt'));
-      return { instance: summary(r.instance), outcome: r.outcome, message: r.message };
-    },
-  },
-  {
-    name: 'grove_stop',
-    description: 'Stop an instance\'s agent, whichever Grove process or VS Code window drives it. Its worktree and session are kept.',
-    inputSchema: { type: 'object', properties: { id }, required: ['id'] },
-    async run(g, a) {
-      const r = await stop(g.grove, g.resolve(str(a.id, 'id')).id);
-      return { instance: summary(r.instance), message: r.message };
-    },
-  },
-  {
-    name: 'grove_review',
-    description: 'What an instance changed against the merge-base with its base: changed files with line counts, its commits, and the unified diff (committed, uncommitted and untracked work).',
-    inputSchema: {
-      type: 'object',
-      properties: { id, patch: { type: 'boolean', description: 'Include the diff (default true)' }, maxPatchChars: { type: 'number', description: 'Cut the diff after this many characters (default 100000)' } },
-      required: ['id'],
-    },
-    async run(g, a) {
-      const max = typeof a.maxPatchChars === 'number' && a.maxPatchChars > 0 ? a.maxPatchChars : 100_000;
-      return review(g.grove, g.resolve(str(a.id, 'id')).id, { patch: a.patch !== false, maxPatchChars: max });
-    },
-  },
-  {
-    name: 'grove_merge',
-    description: 'Merge a finished instance\'s branch into its base branch (merge commit, squash, or rebase + fast-forward) without touching uncommitted work in the user\'s checkout. Refuses, changing nothing, with the reasons (conflicts, uncommitted work, agent running…).',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        id,
-        strategy: { type: 'string', enum: ['merge', 'squash', 'rebase'], description: 'Default merge' },
-        commit: { type: 'boolean', description: 'Commit the agent\'s uncommitted and untracked work first (default false)' },
-      },
-      required: ['id'],
-    },
-    async run(g, a) {
-      const strategy = opt(a.strategy, 'strategy');
-      if (strategy !== undefined && !['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`strategy must be merge, squash or rebase, not "${strategy}"`);
-      return merge(g.grove, { id: g.resolve(str(a.id, 'id')).id, strategy: strategy as MergeStrategy | undefined, commit: a.commit === true });
-    },
-  },
-  {
-    name: 'grove_remove',
-    description: 'Remove an instance, its worktree and (if merged, or with deleteBranch) its branch. Refuses and lists what would be lost (uncommitted or untracked files; commits with deleteBranch) unless force.',
-    inputSchema: {
-      type: 'object',
-      properties: { id, force: { type: 'boolean', description: 'Discard the listed work' }, deleteBranch: { type: 'boolean', description: 'Delete the branch even if it is not merged' } },
-      required: ['id'],
-    },
-    async run(g, a) {
-      return remove(g.grove, { id: g.resolve(str(a.id, 'id')).id, force: a.force === true, deleteBranch: a.deleteBranch === true });
-    },
-  },
-  {
-    name: 'grove_log',
-    description: 'The transcript of an instance: prompts, the agent\'s messages, tool calls and results, permission answers.',
-    inputSchema: {
-      type: 'object',
-      properties: { id, raw: { type: 'boolean', description: 'The raw stream-json log instead' }, tailLines: { type: 'number', description: 'Only the last N lines' } },
-      required: ['id'],
-    },
-    async run(g, a) {
-      const r = await transcript(g.grove, g.resolve(str(a.id, 'id')).id, { raw: a.raw === true, tailLines: typeof a.tailLines === 'number' ? a.tailLines : undefined });
-      return { id: r.instance.id, title: r.instance.title, state: r.instance.state, transcript: r.text };
-    },
-  },
-];
 
 export interface McpServerOptions {
   /** Opens the repository on the first tool call (so that `initialize` works even outside a repository). */
@@ -180,6 +32,10 @@ export interface McpServerOptions {
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   log(message: string): void;
+  /** The lead agent served (the Claude Code session id, or GROVE_INSTANCE_ID of a Grove agent): recorded on what it dispatches. */
+  lead?: string;
+  /** How to start the repository's background driver (grove_dispatch with detach: true). */
+  driverStarter?(g: Grove): Promise<() => void>;
 }
 
 /** Serves until the input ends; resolves after agents this server still drives were stopped. */
@@ -188,6 +44,9 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
   const open = () => (grove ??= options.open());
   const send = (msg: Record<string, Json | unknown>) => options.output.write(`${JSON.stringify({ jsonrpc: '2.0', ...msg })}\n`);
   const pending = new Set<Promise<void>>();
+  const session: McpSession = { mine: new Set(), ...(options.lead ? { lead: options.lead } : {}), ...(options.driverStarter ? { driverStarter: options.driverStarter } : {}) };
+  /** Running tools/call requests by id, for notifications/cancelled. */
+  const calls = new Map<string | number, AbortController>();
 
   const handle = async (msg: { id?: string | number | null; method?: unknown; params?: any }): Promise<void> => {
     const isRequest = msg.id !== undefined && msg.id !== null;
@@ -200,11 +59,15 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
           protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0],
           capabilities: { tools: { listChanged: false } },
           serverInfo: { name: 'grove', version: options.version },
-          instructions: 'Grove runs Claude Code agents in parallel, each on its own git worktree. grove_dispatch starts them (returns at once), grove_status shows progress, grove_review the work, grove_merge brings it into the base branch, grove_remove cleans up.',
+          instructions: 'Grove runs Claude Code agents in parallel, each on its own git worktree and branch. Plan: split the work into independent tasks (different files), then grove_dispatch them (returns ids at once), grove_wait until they finish, grove_review each, grove_follow_up to ask for fixes (then grove_wait again), grove_land to bring the work into the base branch, grove_remove to clean up.',
         });
       }
+      case 'notifications/cancelled': {
+        const id = msg.params?.requestId;
+        if (typeof id === 'string' || typeof id === 'number') calls.get(id)?.abort();
+        return;
+      }
       case 'notifications/initialized':
-      case 'notifications/cancelled':
         return;
       case 'ping':
         return void reply({});
@@ -215,15 +78,30 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
         if (!tool) return void fail(-32602, `Unknown tool: ${String(msg.params?.name)}`);
         const args = msg.params?.arguments ?? {};
         if (typeof args !== 'object' || Array.isArray(args)) return void fail(-32602, 'arguments must be an object');
+        const token = msg.params?._meta?.progressToken;
+        const abort = new AbortController();
+        if (isRequest) calls.set(msg.id!, abort);
+        const progress = (progress: number, total: number | undefined, message: string) => {
+          if ((typeof token === 'string' || typeof token === 'number') && !abort.signal.aborted) {
+            send({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message } });
+          }
+        };
         try {
           const missing = (tool.inputSchema.required ?? []).filter((k) => args[k] === undefined);
           if (missing.length) throw new UsageError(`missing required argument(s): ${missing.join(', ')}`);
-          const data = await tool.run(await open(), args);
+          const unknown = Object.keys(args).filter((k) => !(k in tool.inputSchema.properties));
+          if (unknown.length) throw new UsageError(`unknown argument(s) ${unknown.join(', ')}: ${tool.name} takes ${Object.keys(tool.inputSchema.properties).join(', ')}`);
+          const data = await tool.run(await open(), args, { session, signal: abort.signal, progress });
+          // A cancelled request gets no answer (MCP: the receiver should not respond after a cancellation).
+          if (abort.signal.aborted) return;
           return void reply({ content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data, isError: false });
         } catch (err) {
           const known = err instanceof CliError || err instanceof UsageError || GroveError.is(err);
           if (!known) options.log(`grove mcp: ${tool.name} failed: ${(err as Error).stack ?? err}`);
-          return void reply({ content: [{ type: 'text', text: (err as Error).message }], isError: true });
+          if (abort.signal.aborted) return;
+          return void reply({ content: [{ type: 'text', text: forModel(err) }], isError: true });
+        } finally {
+          if (isRequest) calls.delete(msg.id!);
         }
       }
       default:
@@ -249,6 +127,7 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
     const p = handle(msg).catch((err: Error) => options.log(`grove mcp: ${err.stack ?? err}`)).finally(() => pending.delete(p));
     pending.add(p);
   }
+  for (const c of calls.values()) c.abort(); // the client went away: a blocked grove_wait returns
   await Promise.allSettled([...pending]);
   if (!grove) return;
   const g = await grove.catch(() => undefined);
@@ -257,43 +136,4 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
   if (live.length) options.log(`grove mcp: the client went away; stopping ${live.length} agent(s) this server drives`);
   await Promise.allSettled(live.map((i) => g.grove.fleet.stopHere(i.id)));
   await g.close();
-}
-
-function summary(s: InstanceSnapshot) {
-  return {
-    id: s.id, title: s.title, state: s.state, ...(s.waitReason ? { waitReason: s.waitReason } : {}),
-    active: isActive(s.state), branch: s.branch, baseRef: s.baseRef, worktreePath: s.worktreePath,
-    costUsd: s.costUsd, turns: s.turns,
-    ...(s.lastActivity ? { lastActivity: s.lastActivity } : {}),
-    ...(s.error ? { error: s.error } : {}),
-    ...(s.resultText ? { result: s.resultText } : {}),
-    ...(s.after ? { after: s.after } : {}),
-  };
-}
-
-function resolvePath(g: Grove, p: string): string {
-  if (path.isAbsolute(p)) return p;
-  const fromRepo = path.resolve(g.repoRoot, p);
-  return fs.existsSync(fromRepo) ? fromRepo : path.resolve(p);
-}
-
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw new UsageError(`${name} must be a string`);
-  return v;
-}
-function opt(v: unknown, name: string): string | undefined {
-  return v === undefined ? undefined : str(v, name);
-}
-function arr(v: unknown, name: string): unknown[] {
-  if (!Array.isArray(v) || !v.length) throw new UsageError(`give ${name} (a non-empty array) or plan`);
-  return v;
-}
-function strings(v: unknown, name: string): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new UsageError(`${name} must be an array of strings`);
-  return v as string[];
-}
-function obj(v: unknown, name: string): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${name} must be an object`);
-  return v as Record<string, unknown>;
 }

@@ -32,7 +32,7 @@ export function settingsOf(values: Values) {
   });
 }
 
-export async function openContext(values: Values, io: Io, kind: 'cli' | 'mcp' = 'cli'): Promise<CliContext> {
+export async function openContext(values: Values, io: Io, kind: 'cli' | 'mcp' | 'daemon' = 'cli'): Promise<CliContext> {
   return CliContext.open({ repo: str(values.repo), settings: settingsOf(values), kind, logger: stderrLogger(io, values.verbose === true || process.env.GROVE_VERBOSE === '1') });
 }
 

@@ -5,6 +5,7 @@ import type { TaskSpec } from '../../core/fleet/ports';
 import { CliError, parse, str, UsageError } from '../args';
 import { shortId } from '../format';
 import { openContext, runInForeground, type Io } from './common';
+import { detachedDispatch } from './detach';
 
 const RUN_OPTIONS = {
   max: { type: 'string' },
@@ -23,7 +24,10 @@ export function readPlan(file: string, select: readonly string[]): TaskSpec[] {
   return planTasks(text, { select, source: file }).map(specOf);
 }
 
-/** `grove dispatch --plan plan.md | --prompt "…"`: runs the tasks to completion in the foreground, like make. */
+/**
+ * `grove dispatch --plan plan.md | --prompt "…"`: runs the tasks to completion in the foreground, like make; with
+ * `--detach`, hands them to the repository's background driver and returns at once.
+ */
 export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     ...RUN_OPTIONS,
@@ -33,6 +37,7 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
     base: { type: 'string' },
     mode: { type: 'string' },
     select: { type: 'string', multiple: true },
+    detach: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`grove dispatch takes no positional arguments (got "${positionals[0]}"): use --plan <file> or --prompt "<text>"`);
   const plan = str(values.plan);
@@ -48,6 +53,7 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
   const json = values.json === true;
   const ctx = await openContext(values, io);
   try {
+    if (values.detach === true) return await detachedDispatch(ctx, tasks, values, io, { baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined });
     // The CLI's permission mode is what the person typed (a flag or GROVE_PERMISSION_MODE): that is the confirmation.
     const { instances: created, warnings } = await dispatch(ctx.grove, { repoRoot: ctx.repoRoot, tasks, baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined }, { confirmBypass: async () => true });
     for (const w of warnings) io.err(`warning: ${w}`);

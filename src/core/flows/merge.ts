@@ -23,6 +23,8 @@ export interface MergeRequest {
   commit?: boolean;
   /** Overrides `cleanupAfterMerge`. */
   cleanup?: 'always' | 'never';
+  /** Merge into this branch instead of the recorded base (see {@link landingTarget}). */
+  into?: string;
   signal?: AbortSignal;
 }
 
@@ -57,10 +59,26 @@ export function blockedError(inst: InstanceSnapshot, problems: MergeProblem[]): 
   return new GroveError('Blocked', `Not merged: "${inst.title}" into ${inst.baseRef}:\n${blocking.map((p) => `  - ${p.message}${p.files?.length ? `\n      ${p.files.slice(0, 20).join('\n      ')}` : ''}`).join('\n')}`, blocking);
 }
 
+/**
+ * Where an instance's work lands: its base, unless the base is the branch of another instance that was merged
+ * already (a task that started `after:` another), then wherever that one landed, followed down the chain.
+ */
+export function landingTarget(g: Grove, inst: InstanceSnapshot): string {
+  const seen = new Set<string>([inst.id]);
+  let into = inst.baseRef;
+  for (;;) {
+    const dep = g.fleet.instances().find((s) => s.repoRoot === inst.repoRoot && !seen.has(s.id) && s.branch === into && s.merge);
+    if (!dep) return into;
+    seen.add(dep.id);
+    into = dep.merge!.into;
+  }
+}
+
 export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Promise<MergeOutcome | undefined> {
   let inst = requireInstance(g, req.id);
   const worktreePath = requireWorktree(inst);
   if (!inst.branch || !inst.baseRef) throw new GroveError('InvalidInput', `"${inst.title}" has no branch or base recorded.`);
+  if (req.into !== undefined && req.into !== inst.baseRef) inst = { ...inst, baseRef: req.into };
   if (isOwned(inst.state)) throw new GroveError('Busy', `"${inst.title}" is ${inst.state}: wait for it to finish or stop it before merging.`);
   const settings = g.settings(inst.repoRoot);
   let strategy = req.strategy ?? (settings.mergeStrategy !== 'ask' ? settings.mergeStrategy : undefined);
@@ -92,10 +110,11 @@ export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Pr
       repoRoot: inst.repoRoot, worktreePath, branch: inst.branch, baseRef: inst.baseRef, strategy, message: mergeMessage(strategy, inst) || undefined,
       signal: req.signal, exclude: inst.copiedFiles ?? [],
     });
-    g.fleet.recordMerge(inst.id, { at: Date.now(), strategy, into: inst.baseRef, commit: result.mergedCommit }, false);
+    const into = inst.baseRef;
+    g.fleet.recordMerge(inst.id, { at: Date.now(), strategy, into, commit: result.mergedCommit }, false);
     inst = requireInstance(g, inst.id);
     const outcome: MergeOutcome = {
-      instance: inst, strategy, into: inst.baseRef, mergedCommit: result.mergedCommit, updatedVia: result.updatedVia,
+      instance: inst, strategy, into, mergedCommit: result.mergedCommit, updatedVia: result.updatedVia,
       ...(committed ? { committed } : {}),
       notes: pre.problems.filter((p) => !p.blocking).map((p) => p.message),
     };

@@ -4,54 +4,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
+import { McpClient } from '../../support/mcpClient';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
 import { hang, ScriptedModel, text, write } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
-
-class McpClient {
-  private next = 1;
-  private readonly waiting = new Map<number, (msg: any) => void>();
-  readonly stray: any[] = [];
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly child: ChildProcess) {
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line); // every stdout line must be JSON-RPC
-      const resolve = this.waiting.get(msg.id);
-      if (resolve) {
-        this.waiting.delete(msg.id);
-        resolve(msg);
-      } else this.stray.push(msg);
-    });
-    child.stderr!.on('data', (d) => (this.stderr += d));
-    this.exited = new Promise((r) => child.on('close', (code) => r(code)));
-  }
-
-  request(method: string, params?: unknown): Promise<any> {
-    const id = this.next++;
-    const p = new Promise<any>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no answer to ${method} (stderr: ${this.stderr})`)), 30_000);
-      this.waiting.set(id, (m) => (clearTimeout(t), resolve(m)));
-    });
-    this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, ...(params !== undefined ? { params } : {}) })}\n`);
-    return p;
-  }
-
-  notify(method: string, params?: unknown): void {
-    this.child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', method, ...(params !== undefined ? { params } : {}) })}\n`);
-  }
-
-  async call(name: string, args: Record<string, unknown>): Promise<{ isError: boolean; data: any; text: string }> {
-    const r = await this.request('tools/call', { name, arguments: args });
-    assert.equal(r.error, undefined, JSON.stringify(r.error));
-    const t = r.result.content[0].text as string;
-    return { isError: r.result.isError, data: r.result.isError ? undefined : r.result.structuredContent, text: t };
-  }
-}
 
 describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
   this.timeout(60_000);
@@ -82,13 +40,13 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const { result } = await mcp.request('tools/list');
     const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
-    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']);
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_wait', 'grove_status', 'grove_review', 'grove_follow_up', 'grove_stop', 'grove_land', 'grove_merge', 'grove_remove', 'grove_log']);
     for (const t of result.tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 20, t.name);
     }
     assert.deepEqual(tools.grove_dispatch.inputSchema.properties.tasks.items.required, ['title', 'prompt']);
-    assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
+    assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'detach', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
     for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
