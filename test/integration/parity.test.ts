@@ -9,7 +9,7 @@ import { mergeMessage } from '../../src/core/git/mergeService';
 import type { GroveApi } from '../../src/extension';
 import type { InstanceSnapshot } from '../../src/core/model';
 import { bash, hang, text, write, type ScriptRule } from '../support/scriptedModel';
-import { api, repoRoot, setConfig, until, untilInstance, useScriptedAgents, workspaceRepo } from './helpers';
+import { api, flatten, repoRoot, setConfig, until, untilInstance, useScriptedAgents, workspaceRepo } from './helpers';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
 
@@ -82,6 +82,49 @@ describe('one control plane: the same outcome through VS Code and through the gr
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await setConfig({ maxConcurrent: undefined, checkCommand: undefined, mergeStrategy: undefined, cleanupAfterMerge: undefined });
     await agents?.dispose();
+  });
+
+  it('a task a lead agent dispatches over grove mcp shows under the lead in the Agents view', async () => {
+    const lead = await doneViaApi('Leads the work', 'Write lead.txt');
+    // The lead's tools run with its GROVE_INSTANCE_ID, as a Grove agent's `grove mcp` does.
+    const leadEnv: Record<string, string> = { ...env, GROVE_INSTANCE_ID: lead.id };
+    delete leadEnv.CLAUDE_CODE_SESSION_ID;
+    const server = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'cli.js'), 'mcp', '--repo', repo()], { env: leadEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(server);
+    const replies = new Map<number, unknown>();
+    let buffer = '';
+    server.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString('utf8');
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const msg = JSON.parse(line) as { id?: number; result?: unknown; error?: unknown };
+        if (msg.id !== undefined) replies.set(msg.id, msg.result ?? msg.error);
+      }
+    });
+    const send = (m: object) => server.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', ...m })}\n`);
+    const request = async (id: number, method: string, params: object) => {
+      send({ id, method, params });
+      return until(`the MCP reply to ${method}`, () => replies.get(id), 180_000) as Promise<{ content?: { text: string }[]; isError?: boolean }>;
+    };
+    try {
+      await request(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'lead-test', version: '1' } });
+      send({ method: 'notifications/initialized' });
+      const dispatched = await request(2, 'tools/call', { name: 'grove_dispatch', arguments: { tasks: [{ title: 'Child of the lead', prompt: 'Write child.txt' }] } });
+      assert.ok(!dispatched.isError, JSON.stringify(dispatched));
+      const waited = await request(3, 'tools/call', { name: 'grove_wait', arguments: { timeoutSeconds: 150 } });
+      assert.match(waited.content?.[0]?.text ?? '', /"state": "done"/, JSON.stringify(waited));
+      const child = await until('the child in the fleet', () => a.instances().find((i) => i.title === 'Child of the lead' && i.state === 'done'));
+      assert.equal(child.lead, lead.id);
+      const leadRow = await until('the child under its lead', async () => {
+        const row = flatten(await a.viewSnapshot()).find((n) => n.kind === 'instance' && n.id === lead.id);
+        return row?.children.some((c) => c.kind === 'instance' && c.id === child.id) ? row : undefined;
+      });
+      assert.ok(!flatten(await a.viewSnapshot()).some((n) => n.kind === 'worktree' && n.children.some((c) => c.id === child.id)), 'the child shows once, under its lead');
+      assert.ok(leadRow);
+    } finally {
+      server.kill();
+    }
   });
 
   it('plan selection: a wrong-case title selects its task; an unknown title is refused, naming the plan\'s tasks', async () => {
