@@ -1,0 +1,85 @@
+/** The radar kept current for a real fleet: turns that end, a base that moves; nothing of anyone touched. */
+import assert from 'node:assert/strict';
+import { followUp } from '../../../src/core/flows/instances';
+import { merge } from '../../../src/core/flows/merge';
+import { radarCandidates } from '../../../src/core/fleet/radarWatch';
+import { waitForEvent } from '../../../src/core/util/event';
+import { wholeState } from '../../support/mergeFixtures';
+import { commit, git, useTempRepos, writeFiles } from '../../support/repo';
+import { groveFixture, type GroveFixture } from './groveFixture';
+
+const lines = (n: number, edit: Record<number, string> = {}) => Array.from({ length: n }, (_, i) => `${edit[i] ?? `line ${i}`}\n`).join('');
+
+describe('flows: the conflict radar of a fleet', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let fx: GroveFixture | undefined;
+  repos.closeFirst(async () => {
+    await fx?.grove.close();
+    fx = undefined;
+  });
+
+  it('after the turns end: same lines → a conflict pair, same file other lines → an overlap; the base moving updates it', async () => {
+    fx = await groveFixture(repos, { 'a.txt': lines(20), 'b.txt': 'b\n' });
+    const { grove, repo } = fx;
+    const radar = grove.radar;
+    const [one, two, three] = await fx.agentsDone([
+      { title: 'One', work: (wt) => commit(wt, 'one', { 'a.txt': lines(20, { 2: 'one' }) }) },
+      { title: 'Two', work: (wt) => writeFiles(wt, { 'a.txt': lines(20, { 2: 'two' }) }) }, // uncommitted
+      { title: 'Three', work: (wt) => commit(wt, 'three', { 'a.txt': lines(20, { 15: 'three' }) }) },
+    ]);
+    await radar.whenIdle();
+    const before = wholeState(repo, one!.worktreePath, two!.worktreePath, three!.worktreePath);
+    await radar.refresh(repo);
+    assert.equal(wholeState(repo, one!.worktreePath, two!.worktreePath, three!.worktreePath), before, 'the radar changed nothing');
+
+    const view = (id: string) => radar.of(id)?.overlaps.map((o) => [o.title, o.files, o.conflict]);
+    assert.deepEqual(view(one!.id), [['Two', ['a.txt'], true], ['Three', ['a.txt'], false]].sort(byId(grove)));
+    assert.deepEqual(radar.of(two!.id)?.overlaps.find((o) => o.id === one!.id), { id: one!.id, title: 'One', files: ['a.txt'], conflict: true, conflictFiles: ['a.txt'] });
+    assert.deepEqual(radar.of(three!.id)?.overlaps.map((o) => o.conflict), [false, false]);
+    assert.equal(radar.of(one!.id)?.base, undefined, 'the base did not move');
+
+    // The base moves (the user commits on main): the host says so, and the radar sees who now conflicts with main.
+    commit(repo, 'user', { 'a.txt': lines(20, { 15: 'user' }) });
+    const changed = waitForEvent(radar.onDidChange, (e) => e.ids.includes(three!.id));
+    await radar.baseMoved(repo);
+    await changed;
+    assert.deepEqual(radar.of(three!.id)?.base, { ref: 'main', files: ['a.txt'], conflict: true, conflictFiles: ['a.txt'] });
+    assert.deepEqual(radar.of(one!.id)?.base, { ref: 'main', files: ['a.txt'], conflict: false, conflictFiles: [] });
+
+    // A merge into the base is a fleet event: the radar updates by itself (no call), with no timer.
+    git(repo, 'reset', '-q', '--hard', 'HEAD~1');
+    await radar.baseMoved(repo);
+    const afterMerge = waitForEvent(radar.onDidChange, (e) => e.ids.includes(two!.id));
+    await merge(grove, { id: one!.id, strategy: 'merge', cleanup: 'never' });
+    await afterMerge;
+    await radar.whenIdle();
+    assert.deepEqual(radar.of(two!.id)?.base, { ref: 'main', files: ['a.txt'], conflict: true, conflictFiles: ['a.txt'] }, 'Two now conflicts with main');
+    assert.equal(radar.of(two!.id)?.overlaps.some((o) => o.id === one!.id), false, 'One is in main now: no pair');
+  });
+
+  it('a turn that ends is seen without asking: a follow-up that edits the same lines makes a conflict', async () => {
+    fx = await groveFixture(repos, { 'a.txt': lines(20) });
+    const { grove, repo, agents } = fx;
+    const radar = grove.radar;
+    const [one, two] = await fx.agentsDone([
+      { title: 'One', work: (wt) => commit(wt, 'one', { 'a.txt': lines(20, { 2: 'one' }) }) },
+      { title: 'Two', work: (wt) => commit(wt, 'two', { 'b.txt': 'two\n' }) },
+    ]);
+    await radar.refresh(repo);
+    assert.deepEqual(radar.of(two!.id)?.overlaps, []);
+    agents.work.set('Two', (inst) => writeFiles(inst.worktreePath, { 'a.txt': lines(20, { 2: 'two' }) }));
+    const seen = waitForEvent(radar.onDidChange, (e) => e.ids.includes(two!.id));
+    await followUp(grove, two!.id, 'edit a.txt');
+    await fx.settle(two!.id);
+    await seen;
+    assert.deepEqual(radar.of(two!.id)?.overlaps.map((o) => [o.id, o.conflict]), [[one!.id, true]]);
+    assert.deepEqual(radarCandidates(grove.fleet.instances(), repo).map((s) => s.title), ['One', 'Two']);
+  });
+});
+
+/** Overlaps are listed by instance id: the expected rows in that order. */
+function byId(grove: GroveFixture['grove']) {
+  const ids = new Map(grove.fleet.instances().map((s) => [s.title, s.id]));
+  return (a: unknown[], b: unknown[]) => (ids.get(a[0] as string)! < ids.get(b[0] as string)! ? -1 : 1);
+}
