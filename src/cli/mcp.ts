@@ -14,6 +14,7 @@ import { GroveError } from '../core/errors';
 import { dispatch } from '../core/flows/dispatch';
 import { followUp, stop } from '../core/flows/instances';
 import { merge } from '../core/flows/merge';
+import { withOverlaps } from '../core/flows/radar';
 import { remove } from '../core/flows/remove';
 import { review } from '../core/flows/review';
 import { transcript } from '../core/flows/worktrees';
@@ -90,11 +91,11 @@ export const TOOLS: Tool[] = [
   },
   {
     name: 'grove_status',
-    description: 'List the agent instances of the repository (all Grove processes and VS Code windows share them): state (queued, provisioning, starting, running, waiting, done, failed, stopped, interrupted), branch, worktree, cost, last activity, final result.',
+    description: 'List the agent instances of the repository (all Grove processes and VS Code windows share them): state (queued, provisioning, starting, running, waiting, done, failed, stopped, interrupted), branch, worktree, cost, last activity, final result, and the conflict radar: overlaps (other agents changing the same files; conflict: merging both would conflict) and baseOverlap (what the base changed too).',
     inputSchema: { type: 'object', properties: { id: { ...id, description: 'Only this instance (optional)' } } },
     async run(g, a) {
-      const list = a.id !== undefined ? [g.resolve(str(a.id, 'id'))] : g.instances();
-      return { instances: list.map(summary) };
+      const list = await withOverlaps(g.grove, g.repoRoot, a.id !== undefined ? [g.resolve(str(a.id, 'id'))] : g.instances());
+      return { instances: list.map((s) => ({ ...summary(s), overlaps: s.overlaps, ...(s.baseOverlap ? { baseOverlap: s.baseOverlap } : {}) })) };
     },
   },
   {

@@ -1,5 +1,6 @@
 /** The radar kept current for a real fleet: turns that end, a base that moves; nothing of anyone touched. */
 import assert from 'node:assert/strict';
+import { main } from '../../../src/cli/main';
 import { followUp } from '../../../src/core/flows/instances';
 import { merge } from '../../../src/core/flows/merge';
 import { radarCandidates } from '../../../src/core/fleet/radarWatch';
@@ -75,6 +76,35 @@ describe('flows: the conflict radar of a fleet', function () {
     await seen;
     assert.deepEqual(radar.of(two!.id)?.overlaps.map((o) => [o.id, o.conflict]), [[one!.id, true]]);
     assert.deepEqual(radarCandidates(grove.fleet.instances(), repo).map((s) => s.title), ['One', 'Two']);
+  });
+});
+
+describe('grove status: the conflict radar of each instance', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+
+  it('--json gives each instance overlaps: [{ id, files, conflict }] and baseOverlap; the table lists them', async () => {
+    const fx = await groveFixture(repos, { 'a.txt': lines(20) });
+    const [one, two, three] = await fx.agentsDone([
+      { title: 'One', work: (wt) => commit(wt, 'one', { 'a.txt': lines(20, { 2: 'one' }) }) },
+      { title: 'Two', work: (wt) => commit(wt, 'two', { 'a.txt': lines(20, { 2: 'two' }) }) },
+      { title: 'Three', work: (wt) => commit(wt, 'three', { 'c.txt': 'three\n' }) },
+    ]);
+    await fx.grove.close();
+    commit(fx.repo, 'user', { 'c.txt': 'user\n' });
+    const out: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: () => undefined };
+    assert.equal(await main(['status', '--json', '--repo', fx.repo], io), 0);
+    const list = JSON.parse(out.join('\n')) as Array<{ id: string; overlaps: Array<{ id: string; files: string[]; conflict: boolean }>; baseOverlap?: { conflict: boolean } }>;
+    const of = (id: string) => list.find((s) => s.id === id)!;
+    assert.deepEqual(of(one!.id).overlaps.map((o) => [o.id, o.files, o.conflict]), [[two!.id, ['a.txt'], true]]);
+    assert.deepEqual(of(two!.id).overlaps.map((o) => [o.id, o.files, o.conflict]), [[one!.id, ['a.txt'], true]]);
+    assert.deepEqual(of(three!.id).overlaps, []);
+    assert.equal(of(three!.id).baseOverlap?.conflict, true);
+    out.length = 0;
+    assert.equal(await main(['status', '--repo', fx.repo], io), 0);
+    assert.match(out.join('\n'), /Conflict radar:\n.*One: Conflicts with Two: a\.txt/);
+    assert.match(out.join('\n'), /Three: Conflicts with main: c\.txt/);
   });
 });
 
