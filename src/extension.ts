@@ -23,6 +23,7 @@ import { AgentMemory } from './vscode/tree/agentMemory';
 import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
+import { radarContribution } from './vscode/tree/radarRows';
 import { registerConventions } from './vscode/conventions/registerConventions';
 
 export type { GroveApi } from './vscode/api';
@@ -57,6 +58,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const claudeSessions = new ClaudeSessionsModel(fleet);
   const memory = new AgentMemory(() => fleet.instances());
   const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions, memory);
+  context.subscriptions.push(
+    tree.contribute(radarContribution(grove.radar)),
+    // A ref moved (a commit on the base, a merge): the radar reads every worktree of the repository again.
+    repos.onDidChange((c) => void (c.root && !c.worktrees && grove.radar.baseMoved(c.root))),
+  );
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -122,6 +128,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const ready = repos.discover().then(async () => {
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
     await grove.recover(roots);
+    for (const root of roots) void grove.radar.refresh(root);
     await agents.reattachTerminals(fleet);
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);
