@@ -1,0 +1,77 @@
+/** Land All's results and its pure parts: the order of the train, the tail of a check's output. */
+import type { MergeStrategy } from '../git/mergeService';
+import type { InstanceSnapshot } from '../model';
+
+export interface LandLanded {
+  instance: InstanceSnapshot;
+  strategy: MergeStrategy;
+  into: string;
+  /** The base's tip after this merge. */
+  mergedCommit: string;
+  /** Times it came up in the train (1: landed at the first try). */
+  attempts: number;
+  /** What the cleanup did (removed, or why the worktree was kept); absent when there was none. */
+  cleanup?: string;
+}
+
+export interface LandSentBack {
+  instance: InstanceSnapshot;
+  reason: 'conflict' | 'check';
+  /** The conflicted files. */
+  files?: string[];
+  /** The failing check's last 200 lines. */
+  output?: string;
+  attempts: number;
+  /** A sentence for the person. */
+  message: string;
+}
+
+export interface LandLeft {
+  instance: InstanceSnapshot;
+  /** Why it was left for the person. */
+  reason: string;
+  attempts: number;
+}
+
+export interface LandSummary {
+  strategy: MergeStrategy;
+  landed: LandLanded[];
+  /** Sent back with a follow-up and still at work when the train ended (it was cancelled). */
+  sentBack: LandSentBack[];
+  left: LandLeft[];
+  /** The bases' new commits (`<short id> <subject>`, newest first), per repository and base. */
+  baseCommits: Array<{ repoRoot: string; baseRef: string; commits: string[] }>;
+  cancelled: boolean;
+}
+
+/**
+ * The train's order: an agent whose plan `after:` names another agent of the train comes after it; among those free
+ * to go, the fewest predicted conflicts first, then the order they were dispatched in (the plan's). Pure.
+ */
+export function landOrder(list: readonly InstanceSnapshot[], conflicts: (id: string) => number): InstanceSnapshot[] {
+  const key = (t: string) => t.trim().toLowerCase();
+  const byTitle = new Map(list.map((s) => [key(s.title), s]));
+  const count = new Map(list.map((s) => [s.id, conflicts(s.id)]));
+  const placed = new Set<string>();
+  const out: InstanceSnapshot[] = [];
+  const waitsFor = (s: InstanceSnapshot) => {
+    const dep = s.after ? byTitle.get(key(s.after)) : undefined;
+    return dep && dep.id !== s.id && !placed.has(dep.id) ? dep : undefined;
+  };
+  while (out.length < list.length) {
+    const free = list.filter((s) => !placed.has(s.id) && !waitsFor(s));
+    // A cycle of after: (impossible from a plan) must not hang the train: take what is left in order.
+    const pool = free.length ? free : list.filter((s) => !placed.has(s.id));
+    pool.sort((a, b) => count.get(a.id)! - count.get(b.id)! || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const next = pool[0]!;
+    placed.add(next.id);
+    out.push(next);
+  }
+  return out;
+}
+
+/** The last `n` lines of a command's output (trailing blank lines dropped). Pure. */
+export function lastLines(output: string, n: number): string {
+  const lines = output.replace(/\s+$/, '').split(/\r?\n/);
+  return lines.slice(-n).join('\n');
+}
