@@ -8,6 +8,7 @@ import { settingsHelp } from '../core/settings';
 import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
+import { landCommand } from './commands/land';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { serveMcp } from './mcp';
 
@@ -32,6 +33,10 @@ Usage:
   grove review <id> [--stat]             Changed files, commits and patch against the merge-base
   grove merge <id> [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep]
                                          Preflight (conflicts, your checkout, GROVE_CHECK_COMMAND), then merge
+  grove land [<id>…|--all] [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep] [--retries N]
+                                         Land All: sync, check and merge the done agents one after the other; a
+                                         conflict or failing check is sent back to its agent, which rejoins the
+                                         train when done (GROVE_LAND_RETRIES times); Ctrl-C undoes the step under way
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
@@ -58,6 +63,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   continue: continueCommand,
   review: reviewCommand,
   merge: mergeCommand,
+  land: landCommand,
   remove: removeCommand,
   rm: removeCommand,
   log: logCommand,

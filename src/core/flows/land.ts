@@ -129,7 +129,9 @@ export async function land(g: Grove, req: LandRequest, ask: LandAsk = {}): Promi
       const entry: LandSentBack = { instance: inst, reason: r.reason, ...(r.files ? { files: r.files } : {}), ...(r.output !== undefined ? { output: r.output } : {}), attempts: n, message: r.message };
       const times = sentBacks.get(id) ?? 0;
       if (times >= retries) {
-        left.push({ instance: inst, reason: `${r.message} (sent back ${times} time${times === 1 ? '' : 's'} already; grove.landRetries is ${retries})`, attempts: n });
+        // Left for the person: a sync stopped on conflicts is undone, its branch and worktree as before this attempt.
+        const undone = r.reason === 'conflict' ? await abortStoppedSync(g, inst) : '';
+        left.push({ instance: inst, reason: `${r.message} (sent back ${times} time${times === 1 ? '' : 's'} already; grove.landRetries is ${retries})${undone}`, attempts: n });
         continue;
       }
       try {
@@ -252,6 +254,17 @@ function checkFailed(inst: InstanceSnapshot, command: string, output: string): A
     `Fix the cause (your change, or how it works with what \`${inst.baseRef}\` now contains), run the check again, and commit your fix. Land All merges your branch once your turn ends with the check passing.`,
   ].join('\n');
   return { kind: 'fix', reason: 'check', output: tail, prompt, message: `the check \`${command}\` failed` };
+}
+
+async function abortStoppedSync(g: Grove, inst: InstanceSnapshot): Promise<string> {
+  try {
+    const wt = requireWorktree(inst);
+    if (!(await g.merges.syncState(wt)).operation) return '';
+    await g.merges.abortSync(wt);
+    return `; the sync was undone, its branch is as it was (Sync from Base shows the conflicts again)`;
+  } catch (err) {
+    return `; its sync is still stopped on the conflicts (${(err as Error).message}): resolve them and Complete Sync, or Abort Sync`;
+  }
 }
 
 /** The sync this train made is undone exactly: the branch back where it was, files as before (untracked ones kept). */

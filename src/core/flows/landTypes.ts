@@ -46,12 +46,14 @@ export interface LandSummary {
 
 /**
  * The train's order: an agent whose plan `after:` names another agent of the train comes after it; among those free
- * to go, the fewest predicted conflicts first, then the order they were dispatched in (the plan's). Pure.
+ * to go, the fewest predicted conflicts first, then the order they were dispatched in (the plan's; `list` is in that
+ * order for tasks created in the same millisecond). Pure.
  */
 export function landOrder(list: readonly InstanceSnapshot[], conflicts: (id: string) => number): InstanceSnapshot[] {
   const key = (t: string) => t.trim().toLowerCase();
   const byTitle = new Map(list.map((s) => [key(s.title), s]));
   const count = new Map(list.map((s) => [s.id, conflicts(s.id)]));
+  const index = new Map(list.map((s, i) => [s.id, i]));
   const placed = new Set<string>();
   const out: InstanceSnapshot[] = [];
   const waitsFor = (s: InstanceSnapshot) => {
@@ -62,7 +64,7 @@ export function landOrder(list: readonly InstanceSnapshot[], conflicts: (id: str
     const free = list.filter((s) => !placed.has(s.id) && !waitsFor(s));
     // A cycle of after: (impossible from a plan) must not hang the train: take what is left in order.
     const pool = free.length ? free : list.filter((s) => !placed.has(s.id));
-    pool.sort((a, b) => count.get(a.id)! - count.get(b.id)! || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    pool.sort((a, b) => count.get(a.id)! - count.get(b.id)! || a.createdAt - b.createdAt || index.get(a.id)! - index.get(b.id)!);
     const next = pool[0]!;
     placed.add(next.id);
     out.push(next);

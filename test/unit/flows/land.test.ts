@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { main } from '../../../src/cli/main';
 import { land, landOrder, lastLines, type LandProgress } from '../../../src/core/flows/land';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { wholeState } from '../../support/mergeFixtures';
-import { commit, git, useTempRepos, writeFiles } from '../../support/repo';
+import { commit, git, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
 import { groveFixture, type GroveFixture } from './groveFixture';
 
 const lines = (n: number, edit: Record<number, string> = {}) => Array.from({ length: n }, (_, i) => `${edit[i] ?? `line ${i}`}\n`).join('');
@@ -134,6 +135,41 @@ describe('flows: Land All (a merge train)', function () {
     assert.deepEqual(summary!.left.map((l) => [l.instance.title, l.reason]), [['Other', 'Land All was cancelled before its turn']]);
     assert.equal(wholeState(repo, slow!.worktreePath, other!.worktreePath), before, 'every ref, worktree and file as before');
     assert.deepEqual(summary!.baseCommits, []);
+  });
+
+  it('grove land --all --json: lands the clean ones, leaves a conflict with --retries 0 (no follow-up), exit code 1; usage errors', async () => {
+    fx = await groveFixture(repos, { 'a.txt': lines(10) });
+    const [one, two, three] = await fx.agentsDone([
+      { title: 'One', work: (wt) => commit(wt, 'one', { 'a.txt': lines(10, { 1: 'one' }) }) },
+      { title: 'Two', work: (wt) => commit(wt, 'two', { 'a.txt': lines(10, { 1: 'two' }) }) },
+      { title: 'Three', work: (wt) => commit(wt, 'three', { 'three.txt': 'three\n' }) },
+    ]);
+    await fx.grove.close();
+    const runs = fx.agents.runs.length;
+    const twoHead = git(two!.worktreePath, 'rev-parse', 'HEAD');
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
+    const saved = Object.fromEntries(Object.keys(gitTestEnv).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, gitTestEnv); // the CLI's git runs with the test's identity
+    try {
+      assert.equal(await main(['land', '--all', '--strategy', 'merge', '--retries', '0', '--keep', '--json', '--repo', fx.repo], io), 1, err.join('\n'));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+    const r = JSON.parse(out.join('\n')) as { ok: boolean; landed: Array<{ instance: { id: string } }>; left: Array<{ instance: { id: string }; reason: string }> };
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.landed.map((l) => l.instance.id), [three!.id, one!.id]);
+    assert.deepEqual(r.left.map((l) => l.instance.id), [two!.id]);
+    assert.match(r.left[0]!.reason, /stopped on conflicts in a\.txt \(sent back 0 times already; grove\.landRetries is 0\)/);
+    assert.equal(fx.agents.runs.length, runs, 'no follow-up was sent');
+    assert.equal(git(fx.repo, 'show', 'main:three.txt'), 'three');
+    assert.match(r.left[0]!.reason, /the sync was undone, its branch is as it was/);
+    assert.equal(git(two!.worktreePath, 'status', '--porcelain'), '', 'Two is as it was: no sync stopped half-way');
+    assert.equal(git(two!.worktreePath, 'rev-parse', 'HEAD'), twoHead);
+    const usage: string[] = [];
+    assert.equal(await main(['land', '--repo', fx.repo], { out: () => undefined, err: (t) => void usage.push(t) }), 2);
+    assert.match(usage.join('\n'), /takes <id>… or --all/);
   });
 
   it('landOrder: after: first, then fewest predicted conflicts, then dispatch order; lastLines', () => {
