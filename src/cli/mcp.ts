@@ -13,6 +13,7 @@ import readline from 'node:readline';
 import { GroveError } from '../core/errors';
 import { dispatch } from '../core/flows/dispatch';
 import { followUp, stop } from '../core/flows/instances';
+import { land } from '../core/flows/land';
 import { merge } from '../core/flows/merge';
 import { withOverlaps } from '../core/flows/radar';
 import { remove } from '../core/flows/remove';
@@ -145,6 +146,26 @@ export const TOOLS: Tool[] = [
       const strategy = opt(a.strategy, 'strategy');
       if (strategy !== undefined && !['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`strategy must be merge, squash or rebase, not "${strategy}"`);
       return merge(g.grove, { id: g.resolve(str(a.id, 'id')).id, strategy: strategy as MergeStrategy | undefined, commit: a.commit === true });
+    },
+  },
+  {
+    name: 'grove_land',
+    description: 'Land All, a merge train: the done instances (all, or `ids`) one after the other — sync onto the base\'s current tip, run the configured check in the worktree, merge, clean up per the settings. An instance whose sync conflicts or whose check fails gets a follow-up with the conflicted files or the check output and is reported in sentBack (with wait: true the train waits for it and lands it when its turn ends done). Returns landed / sentBack / left (with reasons) and the base\'s new commits.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        ids: { type: 'array', items: { type: 'string' }, description: 'Instances to land (default: every done one)' },
+        strategy: { type: 'string', enum: ['merge', 'squash', 'rebase'], description: 'Default: the setting, else merge' },
+        commit: { type: 'boolean', description: 'Commit each agent\'s uncommitted and untracked work first (default false: such an instance is left)' },
+        wait: { type: 'boolean', description: 'Wait for the instances sent back and land them when done (default false)' },
+      },
+    },
+    async run(g, a) {
+      const strategy = opt(a.strategy, 'strategy');
+      if (strategy !== undefined && !['merge', 'squash', 'rebase'].includes(strategy)) throw new UsageError(`strategy must be merge, squash or rebase, not "${strategy}"`);
+      if (a.ids !== undefined && (!Array.isArray(a.ids) || a.ids.some((x) => typeof x !== 'string'))) throw new UsageError('ids must be a list of instance ids');
+      const ids = Array.isArray(a.ids) && a.ids.length ? (a.ids as string[]).map((x) => g.resolve(x).id) : undefined;
+      return land(g.grove, { ...(ids ? { ids } : { repoRoot: g.repoRoot }), strategy: strategy as MergeStrategy | undefined, commit: a.commit === true, wait: a.wait === true });
     },
   },
   {

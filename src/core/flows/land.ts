@@ -39,6 +39,12 @@ export interface LandRequest {
   cleanup?: 'always' | 'never';
   /** Overrides `landRetries`. */
   retries?: number;
+  /**
+   * Default true: the train waits for the agents it sent back and lands them when their turn ends done. False: it
+   * ends once every other agent had its turn; those sent back are in {@link LandSummary.sentBack} (MCP, which
+   * should not hold a tool call open while agents work).
+   */
+  wait?: boolean;
   signal?: AbortSignal;
 }
 
@@ -103,7 +109,7 @@ export async function land(g: Grove, req: LandRequest, ask: LandAsk = {}): Promi
   while (!signal?.aborted) {
     const id = queue.shift();
     if (!id) {
-      if (!out.size) break;
+      if (!out.size || req.wait === false) break;
       progress('waiting');
       const back = await nextBack(g, out, signal);
       if (!back) break;

@@ -82,7 +82,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const { result } = await mcp.request('tools/list');
     const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
-    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']);
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_land', 'grove_remove', 'grove_log']);
     for (const t of result.tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 20, t.name);
@@ -91,6 +91,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
+    assert.deepEqual(Object.keys(tools.grove_land.inputSchema.properties).sort(), ['commit', 'ids', 'strategy', 'wait']);
     for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
 
     const empty = await mcp.call('grove_status', {});
@@ -111,6 +112,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     }
     assert.equal(now.state, 'done', JSON.stringify(now));
     assert.equal(now.result, 'Delta written.');
+    assert.deepEqual(now.overlaps, [], 'the conflict radar: no other agent touches its files');
     assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
 
     const rev = await mcp.call('grove_review', { id: 'Delta' });
@@ -123,6 +125,9 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
     assert.equal(merged.isError, false, merged.text);
     assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
+    const nothing = await mcp.call('grove_land', {});
+    assert.equal(nothing.isError, true);
+    assert.match(nothing.text, /No done agent to land/);
 
     const bad = await mcp.call('grove_follow_up', { id: inst.id });
     assert.equal(bad.isError, true);
