@@ -6,6 +6,7 @@ import { AgentRunners } from './vscode/agents/agentRunners';
 import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
 import { instanceCommands } from './vscode/commands/instanceCommands';
+import { landCommands } from './vscode/commands/landCommands';
 import { registerCommands } from './vscode/commands/register';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
@@ -107,6 +108,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...dispatchCommands(services),
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
+      ...landCommands(services),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);

@@ -4,7 +4,7 @@
  * waits for them. Ctrl-C cancels: the step under way is undone exactly, agents at work on a follow-up are stopped
  * (resumable), and the summary is printed.
  */
-import { land, type LandSummary } from '../../core/flows/land';
+import { land, landText } from '../../core/flows/land';
 import type { MergeStrategy } from '../../core/git/mergeService';
 import { parse, str, UsageError } from '../args';
 import { shortId } from '../format';
@@ -59,22 +59,4 @@ export async function landCommand(argv: string[], io: Io): Promise<number> {
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     await ctx.close();
   }
-}
-
-/** The summary for a person. Pure. */
-export function landText(s: LandSummary): string {
-  const out: string[] = [];
-  const total = s.landed.length + s.sentBack.length + s.left.length;
-  out.push(`${s.cancelled ? 'Cancelled. ' : ''}Landed ${s.landed.length} of ${total} (${s.strategy}).`);
-  for (const l of s.landed) out.push(`  ✓ ${shortId(l.instance.id)} ${l.instance.title} → ${l.into} ${l.mergedCommit.slice(0, 8)}${l.attempts > 1 ? ` (attempt ${l.attempts})` : ''}${l.cleanup ? `; ${l.cleanup}` : ''}`);
-  if (s.sentBack.length) out.push('Sent back, still at work:');
-  for (const e of s.sentBack) out.push(`  ↻ ${shortId(e.instance.id)} ${e.instance.title}: ${e.message}`);
-  if (s.left.length) out.push('Left for you:');
-  for (const l of s.left) out.push(`  ✗ ${shortId(l.instance.id)} ${l.instance.title}: ${l.reason}`);
-  for (const b of s.baseCommits) {
-    out.push(`${b.baseRef}'s new commits:`);
-    for (const c of b.commits.slice(0, 30)) out.push(`  ${c}`);
-    if (b.commits.length > 30) out.push(`  … ${b.commits.length - 30} more`);
-  }
-  return out.join('\n');
 }

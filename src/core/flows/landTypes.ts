@@ -77,3 +77,23 @@ export function lastLines(output: string, n: number): string {
   const lines = output.replace(/\s+$/, '').split(/\r?\n/);
   return lines.slice(-n).join('\n');
 }
+
+/** The summary for a person. Pure. */
+export function landText(s: LandSummary): string {
+  const out: string[] = [];
+  const total = s.landed.length + s.sentBack.length + s.left.length;
+  out.push(`${s.cancelled ? 'Cancelled. ' : ''}Landed ${s.landed.length} of ${total} (${s.strategy}).`);
+  for (const l of s.landed) out.push(`  ✓ ${short(l.instance.id)} ${l.instance.title} → ${l.into} ${l.mergedCommit.slice(0, 8)}${l.attempts > 1 ? ` (attempt ${l.attempts})` : ''}${l.cleanup ? `; ${l.cleanup}` : ''}`);
+  if (s.sentBack.length) out.push('Sent back, still at work:');
+  for (const e of s.sentBack) out.push(`  ↻ ${short(e.instance.id)} ${e.instance.title}: ${e.message}`);
+  if (s.left.length) out.push('Left for you:');
+  for (const l of s.left) out.push(`  ✗ ${short(l.instance.id)} ${l.instance.title}: ${l.reason}`);
+  for (const b of s.baseCommits) {
+    out.push(`${b.baseRef}'s new commits:`);
+    for (const c of b.commits.slice(0, 30)) out.push(`  ${c}`);
+    if (b.commits.length > 30) out.push(`  … ${b.commits.length - 30} more`);
+  }
+  return out.join('\n');
+}
+
+const short = (id: string) => id.slice(0, 8);
