@@ -7,6 +7,7 @@ import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
 import { instanceCommands } from './vscode/commands/instanceCommands';
 import { landCommands } from './vscode/commands/landCommands';
+import { attemptCommands } from './vscode/commands/attemptCommands';
 import { registerCommands } from './vscode/commands/register';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
@@ -25,6 +26,7 @@ import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 import { radarContribution } from './vscode/tree/radarRows';
+import { attemptContribution } from './vscode/tree/attemptRows';
 import { registerConventions } from './vscode/conventions/registerConventions';
 
 export type { GroveApi } from './vscode/api';
@@ -61,6 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions, memory);
   context.subscriptions.push(
     tree.contribute(radarContribution(grove.radar)),
+    tree.contribute(attemptContribution()),
     // A ref moved (a commit on the base, a merge): the radar reads every worktree of the repository again.
     repos.onDidChange((c) => void (c.root && !c.worktrees && grove.radar.baseMoved(c.root))),
   );
@@ -109,6 +112,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
       ...landCommands(services),
+      ...attemptCommands(services),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);
