@@ -9,6 +9,7 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { landCommand } from './commands/land';
+import { compareCommand, landAttemptCommand } from './commands/attempts';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { serveMcp } from './mcp';
 
@@ -19,7 +20,7 @@ export const USAGE = `grove — run many Claude Code agents in parallel, each on
 
 Usage:
   grove dispatch --plan plan.md [--select "Title"]… [--max N] [--base REF] [--json]
-  grove dispatch --prompt "…" [--title T] [--base REF] [--json]
+  grove dispatch --prompt "…" [--title T] [--base REF] [--attempts N [--models a,b,…]] [--json]
       Runs the tasks to completion in the foreground (progress on stderr); Ctrl-C, SIGTERM and SIGHUP (a closed
       terminal) stop them, and they stay resumable.
   grove status [<id>…] [--json]          Instances of the repository (all windows and processes); a read: changes nothing
@@ -37,6 +38,10 @@ Usage:
                                          Land All: sync, check and merge the done agents one after the other; a
                                          conflict or failing check is sent back to its agent, which rejoins the
                                          train when done (GROVE_LAND_RETRIES times); Ctrl-C undoes the step under way
+  grove compare <id> [--check]           Best of N: each attempt's size, cost, model (and check result)
+  grove land-attempt <id> [--strategy …] [--commit] [--remove-others]
+                                         Land one attempt; the others are removed (their loss printed) only with
+                                         --remove-others
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
@@ -64,6 +69,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   review: reviewCommand,
   merge: mergeCommand,
   land: landCommand,
+  compare: compareCommand,
+  'land-attempt': landAttemptCommand,
   remove: removeCommand,
   rm: removeCommand,
   log: logCommand,

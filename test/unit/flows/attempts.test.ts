@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { attemptsOf, compareAttempts, dispatchAttempts, landAttempt } from '../../../src/core/flows/attempts';
 import { GroveError } from '../../../src/core/errors';
 import type { InstanceSnapshot } from '../../../src/core/model';
-import { commit, git, useTempRepos, writeFiles } from '../../support/repo';
+import { main } from '../../../src/cli/main';
+import { commit, git, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
 import { groveFixture, type GroveFixture } from './groveFixture';
 
 describe('flows: Best of N (attempts)', function () {
@@ -65,6 +66,46 @@ describe('flows: Best of N (attempts)', function () {
     assert.deepEqual(declined!.kept.map((k) => [k.instance.title, k.reason]), [['Fix app #1', 'not confirmed'], ['Fix app #3', 'not confirmed']]);
     for (const s of [a, c]) assert.equal(fs.existsSync(s!.worktreePath), true, `${s!.title} is kept`);
 
+  });
+
+  it('grove compare <id> --check --json and grove land-attempt <id> --remove-others (the loss printed first)', async () => {
+    const [a, b, c] = await three();
+    await fx!.grove.close();
+    const env = { ...gitTestEnv, GROVE_CHECK_COMMAND: fx!.settings.checkCommand! };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
+    try {
+      assert.equal(await main(['compare', b!.id, '--check', '--json', '--repo', fx!.repo], io), 0, err.join('\n'));
+      const cmp = JSON.parse(out.join('\n')) as Array<{ instance: { id: string }; files: number; check?: { passed: boolean } }>;
+      assert.deepEqual(cmp.map((x) => [x.instance.id, x.files, x.check?.passed]), [[a!.id, 1, false], [b!.id, 1, true], [c!.id, 2, true]]);
+      out.length = 0;
+      assert.equal(await main(['compare', 'Fix app #1', '--repo', fx!.repo], io), 0);
+      assert.match(out.join('\n'), /ATTEMPT\s+STATE\s+FILES/);
+      out.length = 0;
+      assert.equal(await main(['land-attempt', 'Fix app #2', '--strategy', 'merge', '--remove-others', '--repo', fx!.repo], io), 0, err.join('\n'));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+    assert.match(out.join('\n'), /Landed Fix app #2 into main \(merge\)/);
+    assert.match(out.join('\n'), /Removed Fix app #1, Fix app #3\./);
+    assert.match(err.join('\n'), /Removing \w+ Fix app #3:\n.*Uncommitted changes that would be discarded \(1\)/);
+    assert.equal(git(fx!.repo, 'show', 'main:app.txt'), 'v2');
+    for (const s of [a, c]) assert.equal(fs.existsSync(s!.worktreePath), false);
+  });
+
+  it('grove dispatch --attempts: usage errors before anything is created', async () => {
+    const repo = repos.create({ files: { 'a.txt': 'a\n' } });
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (t: string) => void err.push(t) };
+    assert.equal(await main(['dispatch', '--prompt', 'p', '--attempts', '6', '--repo', repo], io), 2);
+    assert.equal(await main(['dispatch', '--plan', 'plan.md', '--attempts', '2', '--repo', repo], io), 2);
+    assert.equal(await main(['dispatch', '--prompt', 'p', '--models', 'a', '--repo', repo], io), 2);
+    assert.equal(await main(['dispatch', '--prompt', 'p', '--attempts', '2', '--models', 'a,b,c', '--repo', repo], io), 2);
+    assert.match(err.join('\n'), /--attempts must be a whole number from 1 to 5, not "6"[\s\S]*--attempts goes with --prompt[\s\S]*--models goes with --attempts[\s\S]*3 models for 2 attempts/);
+    assert.equal(git(repo, 'worktree', 'list').split('\n').length, 1);
   });
 
   it('Land This Attempt, confirmed: #1 and #3 (their commits and uncommitted files accepted as lost) are removed with their branches', async () => {
