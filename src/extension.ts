@@ -27,6 +27,7 @@ import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 import { radarContribution } from './vscode/tree/radarRows';
 import { attemptContribution } from './vscode/tree/attemptRows';
+import { radarNotifications } from './vscode/radarNotifications';
 import { registerConventions } from './vscode/conventions/registerConventions';
 
 export type { GroveApi } from './vscode/api';
@@ -64,8 +65,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   context.subscriptions.push(
     tree.contribute(radarContribution(grove.radar)),
     tree.contribute(attemptContribution()),
-    // A ref moved (a commit on the base, a merge): the radar reads every worktree of the repository again.
-    repos.onDidChange((c) => void (c.root && !c.worktrees && grove.radar.baseMoved(c.root))),
+    // A ref moved (a commit on the base, a merge): the radar reads every worktree of the repository again; files
+    // changed in worktrees: the agents on them are read again (overlaps between agents still at work).
+    repos.onDidChange((c) => void (c.root && (c.worktrees ? grove.radar.worktreesChanged(c.root, c.worktrees) : grove.radar.baseMoved(c.root)))),
+    radarNotifications(grove, log),
   );
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.

@@ -8,6 +8,7 @@ import { ConflictRadar, overlapsOf, type RadarAgent, type RadarResult } from '..
 import type { GitClient } from '../git/gitClient';
 import type { InstanceSnapshot } from '../model';
 import { Disposable } from '../util/disposable';
+import { pathKey } from '../util/fsPaths';
 import { Emitter, type Event } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { isActive } from './instance';
@@ -27,6 +28,16 @@ export interface InstanceRadar {
   overlaps: Overlap[];
   /** Files its base also changed since they parted (present when there are any). */
   base?: { ref: string; files: string[]; conflict: boolean; conflictFiles: string[] };
+}
+
+/** Two agents that are both at work started changing the same files (seen by the scan after they did). */
+export interface OverlapStarted {
+  repoRoot: string;
+  /** The two instances, the one that started later second. */
+  a: InstanceSnapshot;
+  b: InstanceSnapshot;
+  files: string[];
+  conflict: boolean;
 }
 
 export interface RadarSource {
@@ -67,6 +78,11 @@ export class RadarWatch extends Disposable {
   private readonly _onDidChange = this._register(new Emitter<{ repoRoot: string; ids: string[] }>());
   /** A repository's answers changed (`ids`: the instances whose answer is different). */
   readonly onDidChange = this._onDidChange.event;
+  private readonly _onDidStartOverlap = this._register(new Emitter<OverlapStarted>());
+  /** Two active agents began to touch the same files (once per pair, until they no longer overlap). */
+  readonly onDidStartOverlap = this._onDidStartOverlap.event;
+  /** Per repository: the overlapping pairs of active agents at the last scan (`a\0b`). */
+  private readonly activePairs = new Map<string, Set<string>>();
   private readonly radar: ConflictRadar;
   private readonly logger: Logger;
   private readonly results = new Map<string, InstanceRadar>();
@@ -94,6 +110,18 @@ export class RadarWatch extends Disposable {
   /** The base of a repository (or a worktree's files, outside any turn) changed: scan it again, every worktree read. */
   baseMoved(repoRoot: string): Promise<void> {
     for (const s of this.source.instances()) if (s.repoRoot === repoRoot) this.idleAtScan.delete(s.id);
+    return this.schedule(repoRoot);
+  }
+
+  /**
+   * Files changed in these worktrees (a host's file events; no ref moved): the agents on them are read again at the
+   * next scan, which runs now — how overlaps between agents still at work are seen before their turns end.
+   */
+  worktreesChanged(repoRoot: string, worktreePaths: readonly string[]): Promise<void> {
+    const keys = new Set(worktreePaths.map((p) => pathKey(p)));
+    const hit = this.source.instances().filter((s) => s.repoRoot === repoRoot && s.worktreePath && keys.has(pathKey(s.worktreePath)));
+    if (!hit.length) return Promise.resolve();
+    for (const s of hit) this.idleAtScan.delete(s.id);
     return this.schedule(repoRoot);
   }
 
@@ -183,5 +211,23 @@ export class RadarWatch extends Disposable {
       }
     }
     if (changed.length) this._onDidChange.fire({ repoRoot, ids: changed });
+    this.reportStartedOverlaps(repoRoot, list, result);
+  }
+
+  private reportStartedOverlaps(repoRoot: string, list: readonly InstanceSnapshot[], result: RadarResult): void {
+    const byId = new Map(list.map((s) => [s.id, s]));
+    const before = this.activePairs.get(repoRoot) ?? new Set<string>();
+    const now = new Set<string>();
+    for (const p of result.pairs) {
+      const a = byId.get(p.a);
+      const b = byId.get(p.b);
+      if (!a || !b || !isActive(a.state) || !isActive(b.state)) continue;
+      const key = `${p.a}\0${p.b}`;
+      now.add(key);
+      if (before.has(key)) continue;
+      const [first, second] = (a.startedAt ?? a.createdAt) <= (b.startedAt ?? b.createdAt) ? [a, b] : [b, a];
+      this._onDidStartOverlap.fire({ repoRoot, a: first, b: second, files: p.files, conflict: p.conflict });
+    }
+    this.activePairs.set(repoRoot, now);
   }
 }

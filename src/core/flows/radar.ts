@@ -3,7 +3,9 @@
  * whether merging them would conflict, and what its base changed too (`grove status --json`, MCP `grove_status`,
  * the Agents view through {@link Grove.radar}). A read: nothing of anyone's work is touched.
  */
+import { GroveError } from '../errors';
 import type { Grove } from '../grove';
+import { followUp, requireInstance, type FollowUpResult } from './instances';
 import type { InstanceRadar, Overlap } from '../fleet/radarWatch';
 import type { InstanceSnapshot } from '../model';
 
@@ -39,4 +41,24 @@ export function overlapDetails(r: InstanceRadar | undefined): string[] {
   if (r.base?.files.length) out.push(`${r.base.conflict ? 'Conflicts' : 'Overlaps'} with ${r.base.ref}: ${(r.base.conflict ? r.base.conflictFiles : r.base.files).join(', ')}`);
   for (const o of r.overlaps) out.push(`${o.conflict ? 'Conflicts' : 'Overlaps'} with ${o.title}: ${(o.conflict ? o.conflictFiles : o.files).join(', ')}`);
   return out;
+}
+
+/** The follow-up that tells an agent another one changes the same files. Pure. */
+export function overlapPrompt(other: Pick<InstanceSnapshot, 'title' | 'branch'>, files: readonly string[], conflict: boolean): string {
+  return [
+    `Another agent, "${other.title}" (branch \`${other.branch}\`), is changing the same files as you${conflict ? ', and merging both as they are now would conflict' : ''}:`,
+    ...files.slice(0, 20).map((f) => `- ${f}`),
+    ...(files.length > 20 ? [`- … and ${files.length - 20} more`] : []),
+    '',
+    `Keep your changes to these files to what your task needs (no reformatting or moving code), and look at what it committed so far with \`git diff HEAD...${other.branch} -- <file>\` so that both can be merged.`,
+  ].join('\n');
+}
+
+/** "Tell <agent>": a follow-up to `id` naming `otherId`'s branch and the files both change (the radar's current answer). */
+export async function tellAboutOverlap(g: Grove, id: string, otherId: string): Promise<FollowUpResult> {
+  const inst = requireInstance(g, id);
+  const other = requireInstance(g, otherId);
+  const o = g.radar.of(id)?.overlaps.find((x) => x.id === otherId);
+  if (!o) throw new GroveError('InvalidInput', `"${inst.title}" and "${other.title}" do not change the same files (as of the last scan).`);
+  return followUp(g, id, overlapPrompt(other, o.files, o.conflict));
 }

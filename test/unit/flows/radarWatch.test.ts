@@ -1,7 +1,10 @@
 /** The radar kept current for a real fleet: turns that end, a base that moves; nothing of anyone touched. */
 import assert from 'node:assert/strict';
 import { main } from '../../../src/cli/main';
+import { dispatch } from '../../../src/core/flows/dispatch';
 import { followUp } from '../../../src/core/flows/instances';
+import { overlapPrompt, tellAboutOverlap } from '../../../src/core/flows/radar';
+import type { OverlapStarted } from '../../../src/core/fleet/radarWatch';
 import { merge } from '../../../src/core/flows/merge';
 import { radarCandidates } from '../../../src/core/fleet/radarWatch';
 import { waitForEvent } from '../../../src/core/util/event';
@@ -76,6 +79,45 @@ describe('flows: the conflict radar of a fleet', function () {
     await seen;
     assert.deepEqual(radar.of(two!.id)?.overlaps.map((o) => [o.id, o.conflict]), [[one!.id, true]]);
     assert.deepEqual(radarCandidates(grove.fleet.instances(), repo).map((s) => s.title), ['One', 'Two']);
+  });
+});
+
+describe('flows: overlaps between agents still at work', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let fx: GroveFixture | undefined;
+  repos.closeFirst(async () => {
+    await fx?.grove.close();
+    fx = undefined;
+  });
+
+  it('file events in two running agents\' worktrees: one "started overlapping" event per pair; Tell <agent> names the other\'s branch and files', async () => {
+    fx = await groveFixture(repos, { 'a.txt': lines(10) });
+    const { grove, repo, agents } = fx;
+    agents.waitTitles.add('Left');
+    agents.waitTitles.add('Right');
+    const { instances } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Left', prompt: 'l' }, { title: 'Right', prompt: 'r' }] });
+    await waitForEvent(grove.fleet.onDidChangeInstances, () => instances.every((i) => grove.fleet.get(i.id)!.state === 'waiting'), 10_000);
+    const [left, right] = instances.map((i) => grove.fleet.get(i.id)!);
+    const started: OverlapStarted[] = [];
+    grove.radar.onDidStartOverlap((e) => started.push(e));
+    await grove.radar.refresh(repo);
+    assert.equal(started.length, 0);
+
+    writeFiles(left!.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
+    writeFiles(right!.worktreePath, { 'a.txt': lines(10, { 1: 'right' }), 'r.txt': 'r\n' });
+    await grove.radar.worktreesChanged(repo, [left!.worktreePath, right!.worktreePath]);
+    assert.deepEqual(started.map((e) => [e.a.title, e.b.title, e.files, e.conflict]), [['Left', 'Right', ['a.txt'], true]]);
+    await grove.radar.worktreesChanged(repo, [right!.worktreePath]);
+    assert.equal(started.length, 1, 'told once per pair');
+
+    const told = await tellAboutOverlap(grove, right!.id, left!.id);
+    assert.equal(told.outcome, 'queued', 'a background turn takes no input: the follow-up waits for the turn to end');
+    const prompt = grove.fleet.get(right!.id)!.pendingPrompts![0]!;
+    assert.match(prompt, new RegExp(`"Left" \\(branch \`${left!.branch}\`\\).*would conflict:\n- a\\.txt\n`));
+    assert.match(prompt, new RegExp(`git diff HEAD\\.\\.\\.${left!.branch} -- <file>`));
+    await assert.rejects(tellAboutOverlap(grove, right!.id, right!.id), /do not change the same files/);
+    assert.match(overlapPrompt({ title: 'T', branch: 'b' }, ['x'], false), /changing the same files as you:\n- x/);
   });
 });
 
