@@ -205,6 +205,7 @@ export class Grove extends Disposable {
   }
 
   async close(): Promise<void> {
+    await this.radarWatch?.close();
     await this.fleet.flush();
     this.dispose();
   }

@@ -130,6 +130,13 @@ export class RadarWatch extends Disposable {
     return this.schedule(repoRoot);
   }
 
+  /** Stops watching and removes the radar's private objects (awaited: a CLI exits right after). */
+  async close(): Promise<void> {
+    this.dispose();
+    await Promise.allSettled([...this.running.values()]);
+    await this.radar.dispose();
+  }
+
   /** Resolves when no scan is under way or due. */
   async whenIdle(): Promise<void> {
     while (this.running.size) await Promise.all([...this.running.values()]);

@@ -98,6 +98,7 @@ export async function land(g: Grove, req: LandRequest, ask: LandAsk = {}): Promi
   const retries = req.retries ?? settings.landRetries;
   const starts = await baseTips(g, eligible);
   const queue = (await ordered(g, eligible)).map((s) => s.id);
+  const first = new Map(eligible.map((s) => [s.id, s]));
   const total = queue.length;
   const landed: LandLanded[] = [];
   const attempts = new Map<string, number>();
@@ -123,9 +124,18 @@ export async function land(g: Grove, req: LandRequest, ask: LandAsk = {}): Promi
     }
     const n = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, n);
-    const r = await attempt(g, id, { strategy, req, ask, progress });
-    const inst = g.fleet.get(id) ?? requireInstance(g, id);
-    if (r.kind === 'cancelled') break;
+    let r: Attempt;
+    try {
+      r = await attempt(g, id, { strategy, req, ask, progress });
+    } catch (err) {
+      // Each step leaves the worktree as it was or says how to finish; the train goes on with the next agent.
+      r = signal?.aborted ? { kind: 'cancelled' } : { kind: 'left', reason: (err as Error).message };
+    }
+    const inst = g.fleet.get(id) ?? first.get(id)!;
+    if (r.kind === 'cancelled') {
+      left.push({ instance: inst, reason: 'Land All was cancelled during its turn; its branch and worktree are as they were', attempts: n });
+      break;
+    }
     if (r.kind === 'landed') landed.push({ ...r.entry, attempts: n });
     else if (r.kind === 'left') left.push({ instance: inst, reason: r.reason, attempts: n });
     else if (r.kind === 'again') {
@@ -152,8 +162,7 @@ export async function land(g: Grove, req: LandRequest, ask: LandAsk = {}): Promi
     }
   }
   for (const id of queue) {
-    const s = g.fleet.get(id);
-    if (s) left.push({ instance: s, reason: 'Land All was cancelled before its turn', attempts: attempts.get(id) ?? 0 });
+    left.push({ instance: g.fleet.get(id) ?? first.get(id)!, reason: 'Land All was cancelled before its turn', attempts: attempts.get(id) ?? 0 });
   }
   return {
     strategy, landed, left, cancelled: !!signal?.aborted,

@@ -132,7 +132,10 @@ describe('flows: Land All (a merge train)', function () {
     assert.ok(Date.now() - started < 15_000, 'the check was killed, not waited for');
     assert.equal(summary!.cancelled, true);
     assert.deepEqual(summary!.landed, []);
-    assert.deepEqual(summary!.left.map((l) => [l.instance.title, l.reason]), [['Other', 'Land All was cancelled before its turn']]);
+    assert.deepEqual(summary!.left.map((l) => [l.instance.title, l.reason]), [
+      ['Slow', 'Land All was cancelled during its turn; its branch and worktree are as they were'],
+      ['Other', 'Land All was cancelled before its turn'],
+    ]);
     assert.equal(wholeState(repo, slow!.worktreePath, other!.worktreePath), before, 'every ref, worktree and file as before');
     assert.deepEqual(summary!.baseCommits, []);
   });
