@@ -92,12 +92,14 @@ export class RadarWatch extends Disposable {
   private readonly idleAtScan = new Set<string>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  private cleaned?: Promise<void>;
 
   constructor(private readonly source: RadarSource, git: GitClient, options: { logger?: Logger; tmpDir?: string } = {}) {
     super();
     this.logger = options.logger ?? nullLogger;
     this.radar = new ConflictRadar(git, { logger: this.logger, tmpDir: options.tmpDir });
-    this._register({ dispose: () => void this.radar.dispose() });
+    // After the scans under way: a scan queued in the radar would otherwise make its private objects again.
+    this._register({ dispose: () => void this.cleanup() });
     for (const s of source.instances()) this.seen.set(s.id, this.facts(s));
     this._register(source.onDidChangeInstances((c) => this.instancesChanged(c)));
   }
@@ -133,8 +135,12 @@ export class RadarWatch extends Disposable {
   /** Stops watching and removes the radar's private objects (awaited: a CLI exits right after). */
   async close(): Promise<void> {
     this.dispose();
-    await Promise.allSettled([...this.running.values()]);
-    await this.radar.dispose();
+    await this.cleanup();
+  }
+
+  private cleanup(): Promise<void> {
+    this.cleaned ??= Promise.allSettled([...this.running.values()]).then(() => this.radar.dispose());
+    return this.cleaned;
   }
 
   /** Resolves when no scan is under way or due. */
