@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../../src/cli/main';
-import { land, landOrder, lastLines, type LandProgress } from '../../../src/core/flows/land';
+import { land, landOrder, landText, lastLines, type LandProgress } from '../../../src/core/flows/land';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { wholeState } from '../../support/mergeFixtures';
 import { commit, git, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
@@ -90,6 +90,10 @@ describe('flows: Land All (a merge train)', function () {
     assert.equal(summary.baseCommits.length, 1);
     const merges = summary.baseCommits[0]!.commits.filter((c) => /^\w+ Merge grove\//.test(c));
     assert.equal(merges.length, 4, summary.baseCommits[0]!.commits.join('\n'));
+    const text = landText(summary);
+    assert.match(text, /^Landed 4 of 4 \(merge\)\.\n  ✓ \w{8} Four → main \w{8}; removed its worktree and branch grove\/four\n/);
+    assert.match(text, /Three → main \w{8} \(attempt 2\)/);
+    assert.match(text, /main's new commits:\n  \w+ Merge grove\/two: Two/);
     // Progress: "Landing n/4: <agent>", and the wait for agents that were sent back.
     assert.equal(steps[0]!.total, 4);
     assert.deepEqual(steps.filter((s) => s.step === 'sync').map((s) => [s.position, s.instance!.title]).slice(0, 4), [[1, 'Three'], [1, 'Four'], [2, 'One'], [3, 'Two']]);

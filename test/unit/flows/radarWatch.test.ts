@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { main } from '../../../src/cli/main';
 import { dispatch } from '../../../src/core/flows/dispatch';
 import { followUp } from '../../../src/core/flows/instances';
-import { overlapPrompt, tellAboutOverlap } from '../../../src/core/flows/radar';
+import { overlapDetails, overlapPrompt, overlapSummary, tellAboutOverlap } from '../../../src/core/flows/radar';
 import type { OverlapStarted } from '../../../src/core/fleet/radarWatch';
 import { merge } from '../../../src/core/flows/merge';
 import { radarCandidates } from '../../../src/core/fleet/radarWatch';
@@ -118,6 +118,18 @@ describe('flows: overlaps between agents still at work', function () {
     assert.match(prompt, new RegExp(`git diff HEAD\\.\\.\\.${left!.branch} -- <file>`));
     await assert.rejects(tellAboutOverlap(grove, right!.id, right!.id), /do not change the same files/);
     assert.match(overlapPrompt({ title: 'T', branch: 'b' }, ['x'], false), /changing the same files as you:\n- x/);
+  });
+});
+
+describe('flows/radar: the words of a row and its tooltip', () => {
+  it('overlapSummary and overlapDetails', () => {
+    const o = (title: string, conflict: boolean, files: string[]) => ({ id: title, title, files, conflict, conflictFiles: conflict ? files : [] });
+    assert.equal(overlapSummary(undefined), undefined);
+    assert.equal(overlapSummary({ overlaps: [] }), undefined);
+    assert.equal(overlapSummary({ overlaps: [o('One', false, ['a', 'b'])] }), 'overlaps with One (2 files)');
+    assert.equal(overlapSummary({ overlaps: [o('One', true, ['a'])], base: { ref: 'main', files: ['x'], conflict: true, conflictFiles: ['x'] } }), 'conflicts with main; conflicts with One');
+    assert.equal(overlapSummary({ overlaps: [o('A', false, ['a']), o('B', false, ['a']), o('C', false, ['c'])] }), 'overlaps with 3 agents (2 files)');
+    assert.deepEqual(overlapDetails({ overlaps: [o('One', true, ['a'])], base: { ref: 'main', files: ['x', 'y'], conflict: false, conflictFiles: [] } }), ['Overlaps with main: x, y', 'Conflicts with One: a']);
   });
 });
 
