@@ -199,24 +199,32 @@ async function attempt(g: Grove, id: string, c: AttemptContext): Promise<Attempt
     }
   }
   const files = await uncommittedFiles(g, inst);
+  let preCommit: string | undefined;
   if (files.length) {
     const message = suggestCommitMessage(inst.title, files);
     if (signal?.aborted) return { kind: 'cancelled' };
     const agreed = req.commit || (ask.confirmCommit ? await ask.confirmCommit(inst, files, message) : false);
     if (!agreed) return { kind: 'left', reason: `it has uncommitted work (${list(files)}); commit it, or land with --commit` };
     if (signal?.aborted) return { kind: 'cancelled' };
+    preCommit = await head(g, wt);
     await commitAgentWork(g, id);
   }
-  if (signal?.aborted) return { kind: 'cancelled' };
   // No signal for git steps: a step under way always finishes, then is undone (see undoSync).
   const before = await head(g, wt);
   let synced = false;
+  const undo = async (): Promise<Attempt> => {
+    if (synced) await undoSync(g, wt, before);
+    // The commit of its uncommitted work too: its files are uncommitted again, with the same content.
+    if (preCommit && (await head(g, wt)) === before) await g.git.mutate(wt, ['reset', '-q', '--mixed', preCommit]);
+    return { kind: 'cancelled' };
+  };
+  if (signal?.aborted) return undo();
   try {
     const r = await g.merges.syncFromBase({ worktreePath: wt, branch: inst.branch, baseRef: inst.baseRef, strategy: g.settings(inst.repoRoot).syncStrategy, exclude: inst.copiedFiles ?? [] });
     if (r.status === 'conflicted') {
       if (signal?.aborted) {
         await g.merges.abortSync(wt);
-        return { kind: 'cancelled' };
+        return undo();
       }
       return fix(inst, g.settings(inst.repoRoot).syncStrategy, r.conflicts ?? []);
     }
@@ -225,10 +233,6 @@ async function attempt(g: Grove, id: string, c: AttemptContext): Promise<Attempt
     if (err instanceof MergeBlockedError) return { kind: 'left', reason: err.problems.map((p) => p.message).join(' ') };
     return { kind: 'left', reason: `syncing ${inst.baseRef} into it failed (its worktree is as it was): ${(err as Error).message}` };
   }
-  const undo = async (): Promise<Attempt> => {
-    if (synced) await undoSync(g, wt, before);
-    return { kind: 'cancelled' };
-  };
   if (signal?.aborted) return undo();
   const checkCommand = g.trusted() ? g.settings(inst.repoRoot).checkCommand : undefined;
   c.progress(checkCommand ? 'check' : 'merge', inst);

@@ -118,7 +118,7 @@ describe('flows: Land All (a merge train)', function () {
     assert.equal(fs.existsSync(path.join(bad!.worktreePath, 'bad.txt')), true, 'the left agent keeps its worktree and work');
   });
 
-  it('Cancel during a check: the current agent\'s sync is undone exactly, nothing merged, the check killed; the rest is left', async () => {
+  it('Cancel during a check: the current agent\'s commit of its work and sync are undone exactly, nothing merged, the check killed; the rest is left', async () => {
     fx = await groveFixture(repos, { 'a.txt': 'a\n' });
     const { grove, repo, settings } = fx;
     const marker = path.join(repos.dir('marker'), 'started');
@@ -128,11 +128,12 @@ describe('flows: Land All (a merge train)', function () {
       { title: 'Other', work: (wt) => commit(wt, 'other', { 'other.txt': 'other\n' }) },
     ]);
     commit(repo, 'the base moves', { 'base.txt': 'base\n' }); // so that the sync really changes Slow's branch
+    writeFiles(slow!.worktreePath, { 'notes.txt': 'uncommitted notes of Slow\n', 'slow.txt': 'slow, edited\n' }); // committed by the train, then uncommitted again
     const before = wholeState(repo, slow!.worktreePath, other!.worktreePath);
     const ac = new AbortController();
     const timer = setInterval(() => fs.existsSync(marker) && ac.abort(), 20);
     const started = Date.now();
-    const summary = await land(grove, { repoRoot: repo, strategy: 'merge', signal: ac.signal }).finally(() => clearInterval(timer));
+    const summary = await land(grove, { repoRoot: repo, strategy: 'merge', commit: true, signal: ac.signal }).finally(() => clearInterval(timer));
     assert.ok(Date.now() - started < 15_000, 'the check was killed, not waited for');
     assert.equal(summary!.cancelled, true);
     assert.deepEqual(summary!.landed, []);
