@@ -7,6 +7,8 @@ import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
 import { instanceCommands } from './vscode/commands/instanceCommands';
 import { pluginCommands } from './vscode/commands/pluginCommands';
+import { landCommands } from './vscode/commands/landCommands';
+import { attemptCommands } from './vscode/commands/attemptCommands';
 import { registerCommands } from './vscode/commands/register';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
@@ -24,6 +26,9 @@ import { AgentMemory } from './vscode/tree/agentMemory';
 import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
+import { radarContribution } from './vscode/tree/radarRows';
+import { attemptContribution } from './vscode/tree/attemptRows';
+import { radarNotifications } from './vscode/radarNotifications';
 import { registerConventions } from './vscode/conventions/registerConventions';
 import { registerLanguageModelTools } from './vscode/lmTools';
 
@@ -59,6 +64,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const claudeSessions = new ClaudeSessionsModel(fleet);
   const memory = new AgentMemory(() => fleet.instances());
   const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions, memory);
+  context.subscriptions.push(
+    tree.contribute(radarContribution(grove.radar)),
+    tree.contribute(attemptContribution()),
+    // A ref moved (a commit on the base, a merge): the radar reads every worktree of the repository again; files
+    // changed in worktrees: the agents on them are read again (overlaps between agents still at work).
+    repos.onDidChange((c) => void (c.root && (c.worktrees ? grove.radar.worktreesChanged(c.root, c.worktrees) : grove.radar.baseMoved(c.root)))),
+    radarNotifications(grove, log),
+  );
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -104,6 +117,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
       ...pluginCommands(services),
+      ...landCommands(services),
+      ...attemptCommands(services),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);
@@ -127,6 +142,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const ready = repos.discover().then(async () => {
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
     await grove.recover(roots);
+    for (const root of roots) void grove.radar.refresh(root);
     await agents.reattachTerminals(fleet);
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);

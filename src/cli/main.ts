@@ -8,6 +8,8 @@ import { settingsHelp } from '../core/settings';
 import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
+import { landCommand } from './commands/land';
+import { compareCommand, landAttemptCommand } from './commands/attempts';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { driverCommand, driverStarter } from './commands/detach';
 import { installPluginCommand } from './commands/plugin';
@@ -20,7 +22,7 @@ export const USAGE = `grove — run many Claude Code agents in parallel, each on
 
 Usage:
   grove dispatch --plan plan.md [--select "Title"]… [--max N] [--base REF] [--json]
-  grove dispatch --prompt "…" [--title T] [--base REF] [--json]
+  grove dispatch --prompt "…" [--title T] [--base REF] [--attempts N [--models a,b,…]] [--json]
       Runs the tasks to completion in the foreground (progress on stderr); Ctrl-C, SIGTERM and SIGHUP (a closed
       terminal) stop them, and they stay resumable.
   grove dispatch … --detach              Hands the tasks to the repository's background driver (started if none runs)
@@ -37,6 +39,14 @@ Usage:
   grove review <id> [--stat]             Changed files, commits and patch against the merge-base
   grove merge <id> [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep]
                                          Preflight (conflicts, your checkout, GROVE_CHECK_COMMAND), then merge
+  grove land [<id>…|--all] [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep] [--retries N]
+                                         Land All: sync, check and merge the done agents one after the other; a
+                                         conflict or failing check is sent back to its agent, which rejoins the
+                                         train when done (GROVE_LAND_RETRIES times); Ctrl-C undoes the step under way
+  grove compare <id> [--check]           Best of N: each attempt's size, cost, model (and check result)
+  grove land-attempt <id> [--strategy …] [--commit] [--remove-others]
+                                         Land one attempt; the others are removed (their loss printed) only with
+                                         --remove-others
   grove remove <id> [--force] [--delete-branch]
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
@@ -69,6 +79,9 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   continue: continueCommand,
   review: reviewCommand,
   merge: mergeCommand,
+  land: landCommand,
+  compare: compareCommand,
+  'land-attempt': landAttemptCommand,
   remove: removeCommand,
   rm: removeCommand,
   log: logCommand,

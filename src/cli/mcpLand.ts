@@ -2,14 +2,14 @@
  * The MCP tools that change branches: grove_land (finished instances into their base, one after the other),
  * grove_merge (one, with every option) and grove_remove. All on core's merge and remove flows.
  *
- * grove_land merges in the order given, each on top of the previous one, and stops at the first refusal, saying
- * what landed and what to do about the rest. (When core gets a land train, grove_land calls it instead.)
+ * grove_land is core's Land All train (flows/land.ts): the same as `grove land` and VS Code's Land All.
  */
-import { landingTarget, merge, type MergeOutcome } from '../core/flows/merge';
+import { land } from '../core/flows/land';
+import { merge, type MergeOutcome } from '../core/flows/merge';
 import { remove } from '../core/flows/remove';
 import type { MergeStrategy } from '../core/git/mergeService';
 import { UsageError } from './args';
-import { bool, forModel, idArg, instanceOf, oneOf, requireStill, strings, summary, type Tool, type ToolHost } from './mcpCommon';
+import { bool, idArg, instanceOf, oneOf, requireStill, strings, summary, type Tool, type ToolHost } from './mcpCommon';
 
 const STRATEGIES: readonly MergeStrategy[] = ['merge', 'squash', 'rebase'];
 
@@ -27,43 +27,42 @@ function landed(o: MergeOutcome) {
 export const LAND_TOOLS: Tool[] = [
   {
     name: 'grove_land',
-    description: 'Bring finished instances\' work into their base branch, one after the other in the order given (each merged on top of the previous ones; a task that started after another lands where that one landed), without touching uncommitted work in the user\'s checkout. Commits an agent\'s uncommitted work first (unless commit: false). Stops at the first instance that cannot land (conflicts, still running…) and says what landed and how to fix the rest.',
+    description: 'Land All, a merge train: bring finished instances\' work into their base branch one after the other (the order: a task before those that started after it, then fewest predicted conflicts). Each is synced onto the base\'s current tip, checked with the configured check command in its worktree, merged (a task that started after another lands where that one landed) and cleaned up per the settings, without touching uncommitted work in the user\'s checkout. An instance whose sync conflicts or whose check fails gets a follow-up with the conflicted files or the check\'s output and is reported in sentBack (with wait: true the train waits for it and lands it when its turn ends done). Returns landed / sentBack / left (with reasons) and the base\'s new commits.',
     inputSchema: {
       type: 'object',
       properties: {
-        ids: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The instances to land, in order (ids, id prefixes or titles). Land a task before the tasks that started after it' },
+        ids: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The instances to land (ids, id prefixes or titles). Omit to land every done instance of the repository' },
         strategy: strategyArg,
-        commit: { type: 'boolean', description: 'Commit the agent\'s uncommitted and untracked work before merging (default true)' },
+        commit: { type: 'boolean', description: 'Commit each agent\'s uncommitted and untracked work before landing it (default true)' },
         cleanup: { type: 'boolean', description: 'Remove each landed worktree and branch afterwards (default: the repository\'s cleanupAfterMerge setting; "ask" keeps them)' },
+        wait: { type: 'boolean', description: 'Wait for the instances sent back for a fix and land them when they are done (default false: they are reported in sentBack; call grove_wait, then grove_land again)' },
       },
-      required: ['ids'],
       additionalProperties: false,
     },
     async run(g, a) {
-      const refs = strings(a.ids, 'ids');
-      if (!refs.length) throw new UsageError('ids must name at least one instance');
+      const refs = a.ids === undefined ? undefined : strings(a.ids, 'ids');
+      if (refs && !refs.length) throw new UsageError('ids must name at least one instance');
       const strategy = oneOf(a.strategy, 'strategy', STRATEGIES);
       const commit = bool(a.commit, 'commit') !== false;
       const cleanup = bool(a.cleanup, 'cleanup');
-      const insts = refs.map((r, i) => instanceOf(g, r, `ids[${i}]`));
-      for (const inst of insts) requireStill(inst, 'land');
-      const done: ReturnType<typeof landed>[] = [];
-      for (const [i, inst] of insts.entries()) {
-        try {
-          // A task that started after another lands where that one landed (its base branch is merged already).
-          const into = landingTarget(g.grove, g.grove.fleet.get(inst.id) ?? inst);
-          const o = await merge(g.grove, { id: inst.id, strategy, commit, into, ...(cleanup !== undefined ? { cleanup: cleanup ? 'always' : 'never' } : {}) });
-          if (o) done.push(landed(o));
-        } catch (err) {
-          const rest = insts.slice(i + 1).map((x) => `"${x.title}"`);
-          throw new UsageError([
-            done.length ? `Landed: ${done.map((d) => `"${d.title}" into ${d.into} (${d.mergedCommit.slice(0, 8)})`).join(', ')}.` : 'Nothing landed.',
-            `Not landed: "${inst.title}": ${forModel(err)}`,
-            ...(rest.length ? [`Not tried yet: ${rest.join(', ')}.`] : []),
-          ].join('\n'));
-        }
-      }
-      return { landed: done, message: `Landed ${done.map((d) => `"${d.title}"`).join(', ')} into ${[...new Set(done.map((d) => d.into))].join(', ')}.` };
+      const insts = refs?.map((r, i) => instanceOf(g, r, `ids[${i}]`));
+      for (const inst of insts ?? []) requireStill(inst, 'land');
+      const r = await land(g.grove, {
+        ...(insts ? { ids: insts.map((i) => i.id) } : { repoRoot: g.repoRoot }),
+        strategy: strategy ?? 'merge', commit, wait: bool(a.wait, 'wait') === true,
+        ...(cleanup !== undefined ? { cleanup: cleanup ? 'always' as const : 'never' as const } : {}),
+      });
+      if (!r) throw new UsageError('nothing was landed');
+      const landed = r.landed.map((l) => ({ id: l.instance.id, title: l.instance.title, strategy: l.strategy, into: l.into, mergedCommit: l.mergedCommit, attempts: l.attempts, ...(l.cleanup ? { cleanup: l.cleanup } : {}) }));
+      const sentBack = r.sentBack.map((b) => ({ id: b.instance.id, title: b.instance.title, reason: b.reason, ...(b.files ? { files: b.files } : {}), message: b.message }));
+      const left = r.left.map((l) => ({ id: l.instance.id, title: l.instance.title, reason: l.reason }));
+      const into = [...new Set(landed.map((l) => l.into))].join(', ');
+      const message = [
+        landed.length ? `Landed ${landed.map((l) => `"${l.title}"`).join(', ')} into ${into}.` : 'Nothing landed.',
+        ...(sentBack.length ? [`Sent back for a fix: ${sentBack.map((b) => `"${b.title}" (${b.message})`).join('; ')}: call grove_wait for them, then grove_land again.`] : []),
+        ...(left.length ? [`Left: ${left.map((l) => `"${l.title}": ${l.reason}`).join('; ')}.`] : []),
+      ].join(' ');
+      return { landed, sentBack, left, baseCommits: r.baseCommits, message };
     },
   },
   {

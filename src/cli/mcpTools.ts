@@ -7,6 +7,7 @@ import path from 'node:path';
 import { dispatchDetached } from '../core/flows/detach';
 import { dispatch } from '../core/flows/dispatch';
 import { followUp, stop } from '../core/flows/instances';
+import { withOverlaps } from '../core/flows/radar';
 import { review } from '../core/flows/review';
 import { waitFor } from '../core/flows/wait';
 import { transcript } from '../core/flows/worktrees';
@@ -125,7 +126,7 @@ const waitTool: Tool = {
 
 const statusTool: Tool = {
   name: 'grove_status',
-  description: 'List the agent instances of this repository (every Grove process and VS Code window shares them): state (queued, provisioning, starting, running, waiting, paused, done, failed, stopped, interrupted), branch, worktree, cost, last activity, final result. Returns at once; use grove_wait to block.',
+  description: 'List the agent instances of this repository (every Grove process and VS Code window shares them): state (queued, provisioning, starting, running, waiting, paused, done, failed, stopped, interrupted), branch, worktree, cost, last activity, final result, and the conflict radar: overlaps (other agents changing the same files; conflict: merging both would conflict) and baseOverlap (what the base changed too). Returns at once; use grove_wait to block.',
   inputSchema: {
     type: 'object',
     properties: {
@@ -136,7 +137,9 @@ const statusTool: Tool = {
   },
   async run(g, a, call) {
     const list = a.id !== undefined ? [instanceOf(g, a.id)] : bool(a.mine, 'mine') ? mine(g, call.session) : g.instances();
-    return { instances: list.map(summary) };
+    // With the conflict radar: other agents changing the same files (conflict: merging both would conflict).
+    const withRadar = await withOverlaps(g.grove, g.repoRoot, list);
+    return { instances: withRadar.map((s) => ({ ...summary(s), overlaps: s.overlaps, ...(s.baseOverlap ? { baseOverlap: s.baseOverlap } : {}) })) };
   },
 };
 

@@ -9,6 +9,7 @@ import { killAgentGroup } from './agents/processControl';
 import type { AgentPort } from './agents/port';
 import { Fleet } from './fleet/fleet';
 import { continuationPrompt } from './fleet/continuation';
+import { RadarWatch } from './fleet/radarWatch';
 import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
@@ -66,6 +67,7 @@ export class Grove extends Disposable {
   /** The start rules besides the cap: rate limits per account, the daily budget, free memory. */
   readonly scheduler: Scheduler;
   private readonly commonDirs = new Map<string, string>();
+  private radarWatch?: RadarWatch;
 
   constructor(private readonly host: GroveHost) {
     super();
@@ -122,6 +124,15 @@ export class Grove extends Disposable {
         ...host.fleet,
       },
     ));
+  }
+
+  /**
+   * The conflict radar of the fleet, kept current by fleet events from its first use on (a host that never shows it
+   * never scans). See {@link RadarWatch}.
+   */
+  get radar(): RadarWatch {
+    this.radarWatch ??= this._register(new RadarWatch(this.fleet, this.git, { logger: this.logger }));
+    return this.radarWatch;
   }
 
   settings(repoRoot: string): GroveSettings {
@@ -194,6 +205,7 @@ export class Grove extends Disposable {
   }
 
   async close(): Promise<void> {
+    await this.radarWatch?.close();
     await this.fleet.flush();
     this.dispose();
   }

@@ -100,6 +100,8 @@ export interface InstanceSnapshot {
   contextExhausted?: boolean;
   /** Fresh sessions started to carry the task on after its context was exhausted. */
   continuations?: number;
+  /** One of N attempts at the same task (Best of N): `group` is the id of attempt #1; `index` from 1 to `of`. */
+  attempt?: { group: string; index: number; of: number };
   /** The lead agent that dispatched this one (an instance id, or a Claude Code session id): the tree nests it there. */
   lead?: string;
   /** Where the raw stream / hook status of this instance is logged. */

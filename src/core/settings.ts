@@ -43,6 +43,8 @@ export interface GroveSettings {
   mergeStrategy: MergeStrategySetting;
   checkCommand?: string;
   cleanupAfterMerge: CleanupSetting;
+  /** Land All: how many times an agent whose sync conflicts or whose check fails is sent back to fix it. */
+  landRetries: number;
   showClaudeSessions: boolean;
   /** Daily spending cap of a repository's agents (USD, local day); undefined = none. */
   fleetBudgetUsd?: number;
@@ -105,6 +107,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'mergeStrategy', kind: { type: 'enum', values: ['ask', 'merge', 'squash', 'rebase'] }, default: 'ask', env: 'GROVE_MERGE_STRATEGY', summary: 'How merges land; ask = VS Code asks, the CLI uses merge unless --strategy' },
   { key: 'checkCommand', kind: { type: 'string' }, default: undefined, env: 'GROVE_CHECK_COMMAND', summary: 'Must pass in the agent\'s worktree before a merge (e.g. npm test)', restricted: true },
   { key: 'cleanupAfterMerge', kind: { type: 'enum', values: ['ask', 'always', 'never'] }, default: 'ask', env: 'GROVE_CLEANUP_AFTER_MERGE', summary: 'Remove the worktree and merged branch after a merge; ask = VS Code asks, the CLI keeps them unless --cleanup' },
+  { key: 'landRetries', kind: { type: 'integer', min: 0, max: 10 }, default: 2, env: 'GROVE_LAND_RETRIES', summary: 'Land All: times an agent whose sync conflicts or whose check fails is sent back to fix it before it is left for you' },
   { key: 'showClaudeSessions', kind: { type: 'boolean' }, default: true, env: 'GROVE_SHOW_CLAUDE_SESSIONS', summary: 'Show Claude Code\'s own sessions in the Agents view', vscodeOnly: true },
   { key: 'fleetBudgetUsd', kind: { type: 'number', min: 0 }, default: undefined, env: 'GROVE_FLEET_BUDGET_USD', summary: 'Daily spending cap of a repository\'s agents in US dollars (local day)' },
   { key: 'minFreeMemoryMb', kind: { type: 'integer', min: 0, max: 1_048_576 }, default: 1024, env: 'GROVE_MIN_FREE_MEMORY_MB', summary: 'An agent starts only while this much memory is available (MB; 0: no check)' },

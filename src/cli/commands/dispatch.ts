@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { dispatchAttempts, MAX_ATTEMPTS } from '../../core/flows/attempts';
 import { dispatch, planTasks, specOf, taskFromPrompt } from '../../core/flows/dispatch';
 import { followUp } from '../../core/flows/instances';
 import type { TaskSpec } from '../../core/fleet/ports';
@@ -38,6 +39,8 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
     mode: { type: 'string' },
     select: { type: 'string', multiple: true },
     detach: { type: 'boolean' },
+    attempts: { type: 'string' },
+    models: { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`grove dispatch takes no positional arguments (got "${positionals[0]}"): use --plan <file> or --prompt "<text>"`);
   const plan = str(values.plan);
@@ -49,13 +52,23 @@ export async function dispatchCommand(argv: string[], io: Io): Promise<number> {
   const mode = str(values.mode);
   if (mode !== undefined && mode !== 'background' && mode !== 'terminal') throw new UsageError(`--mode must be background or terminal, not "${mode}"`);
 
+  const attempts = str(values.attempts) === undefined ? 1 : Number(values.attempts);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) throw new UsageError(`--attempts must be a whole number from 1 to ${MAX_ATTEMPTS}, not "${str(values.attempts)}"`);
+  if (attempts > 1 && !prompt) throw new UsageError('--attempts goes with --prompt');
+  const models = str(values.models)?.split(',').map((m) => m.trim() || undefined);
+  if (models && attempts < 2) throw new UsageError('--models goes with --attempts N (one model per attempt)');
+  if (models && models.length > attempts) throw new UsageError(`--models names ${models.length} models for ${attempts} attempts`);
+
   const tasks: TaskSpec[] = plan ? readPlan(plan, select) : [taskFromPrompt(prompt!, str(values.title))];
   const json = values.json === true;
   const ctx = await openContext(values, io);
   try {
     if (values.detach === true) return await detachedDispatch(ctx, tasks, values, io, { baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined });
     // The CLI's permission mode is what the person typed (a flag or GROVE_PERMISSION_MODE): that is the confirmation.
-    const { instances: created, warnings } = await dispatch(ctx.grove, { repoRoot: ctx.repoRoot, tasks, baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined }, { confirmBypass: async () => true });
+    const common = { repoRoot: ctx.repoRoot, baseRef: str(values.base), mode: mode as 'background' | 'terminal' | undefined };
+    const { instances: created, warnings } = attempts > 1
+      ? await dispatchAttempts(ctx.grove, { ...common, title: tasks[0]!.title, prompt: tasks[0]!.prompt, attempts, models }, { confirmBypass: async () => true })
+      : await dispatch(ctx.grove, { ...common, tasks }, { confirmBypass: async () => true });
     for (const w of warnings) io.err(`warning: ${w}`);
     if (!json && !values.quiet) io.err(`Dispatched ${created.length} task(s) on ${ctx.repoRoot} (at most ${ctx.grove.fleet.maxConcurrentOf(ctx.repoRoot)} at once):`);
     const final = await runInForeground(ctx, created.map((c) => c.id), io, json || values.quiet === true);

@@ -1,6 +1,7 @@
 import { oneLine } from '../../core/agents/transcript';
 import { GroveError } from '../../core/errors';
 import { continueInFreshSession, ownerOf, resume, stop } from '../../core/flows/instances';
+import { overlapDetails, withOverlaps } from '../../core/flows/radar';
 import { merge } from '../../core/flows/merge';
 import { remove } from '../../core/flows/remove';
 import { review } from '../../core/flows/review';
@@ -19,8 +20,12 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(argv, VERBOSE);
   const ctx = await openContext(values, io);
   try {
-    const list = positionals.length ? positionals.map((p) => ctx.resolve(p)) : ctx.instances();
-    io.out(values.json ? JSON.stringify(list, null, 2) : statusTable(list));
+    const list = await withOverlaps(ctx.grove, ctx.repoRoot, positionals.length ? positionals.map((p) => ctx.resolve(p)) : ctx.instances());
+    if (values.json) io.out(JSON.stringify(list, null, 2));
+    else {
+      const radar = list.flatMap((s) => overlapDetails({ overlaps: s.overlaps, base: s.baseOverlap }).map((l) => `  ${shortId(s.id)} ${s.title}: ${l}`));
+      io.out(`${statusTable(list)}${radar.length ? `\n\nConflict radar:\n${radar.join('\n')}` : ''}`);
+    }
     return 0;
   } finally {
     await ctx.close();

@@ -26,6 +26,11 @@ export interface MergeRequest {
   /** Merge into this branch instead of the recorded base (see {@link landingTarget}). */
   into?: string;
   signal?: AbortSignal;
+  /**
+   * Ends the preflight only (the check command is killed; nothing is merged), never a git step under way: Land All's
+   * Cancel, which must not interrupt a merge half-way.
+   */
+  checkSignal?: AbortSignal;
 }
 
 export interface MergeAsk {
@@ -89,7 +94,7 @@ export async function merge(g: Grove, req: MergeRequest, ask: MergeAsk = {}): Pr
   const checkCommand = g.trusted() ? settings.checkCommand : undefined;
   const preflight = () => g.merges.preflight({
     repoRoot: inst.repoRoot, worktreePath, branch: inst.branch, baseRef: inst.baseRef, running: false, strategy,
-    checkCommand, onCheckOutput: ask.onCheckOutput, signal: req.signal, exclude: inst.copiedFiles ?? [],
+    checkCommand, onCheckOutput: ask.onCheckOutput, signal: req.checkSignal ?? req.signal, exclude: inst.copiedFiles ?? [],
   });
   let committed: string | undefined;
   try {

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { dispatchAttempts, MAX_ATTEMPTS } from '../../core/flows/attempts';
 import { dispatch, planTasks, specOf, titleFromPrompt } from '../../core/flows/dispatch';
 import type { TaskSpec } from '../../core/fleet/ports';
 import type { AgentMode, InstanceSnapshot } from '../../core/model';
@@ -22,6 +23,9 @@ export interface DispatchTaskArgs {
   mode?: AgentMode;
   profile?: string;
   model?: string;
+  /** Best of N: run 2–5 attempts at the task (titles "… #1", "#2"…), optionally one model each. */
+  attempts?: number;
+  models?: string[];
 }
 
 /** Options for running Dispatch Plan without prompts: every task is dispatched unless `select` names some. */
@@ -59,6 +63,16 @@ export function dispatchCommands(s: Services) {
     void showProvisioningProgress(s, instances);
     return instances;
   };
+  /** Best of N: N agents on N worktrees with the same prompt. */
+  const runAttempts = async (repo: RepositoryState, task: TaskSpec, attempts: number, models?: readonly (string | undefined)[]) => {
+    const { instances, warnings } = await dispatchAttempts(s.grove, {
+      repoRoot: repo.info.mainWorktree, title: task.title, prompt: task.prompt, attempts, models,
+      baseRef: task.baseRef, mode: task.mode, model: task.model, profile: task.profile,
+    }, { confirmBypass });
+    for (const w of warnings) void vscode.window.showWarningMessage(`Grove: ${w}`);
+    void showProvisioningProgress(s, instances);
+    return instances;
+  };
 
   return {
     'grove.dispatchTask': async (nodeOrArgs?: Node | DispatchTaskArgs) => {
@@ -67,14 +81,17 @@ export function dispatchCommands(s: Services) {
       if (args) {
         const repo = args.repoRoot ? s.repos.find(args.repoRoot) : await pickRepository(s);
         if (!repo) throw new UserFacingError(`${args.repoRoot} is not a repository of this workspace.`);
-        return run(repo, [{ title: args.title ?? titleFromPrompt(args.prompt), prompt: args.prompt, baseRef: args.baseRef, mode: args.mode, profile: args.profile, model: args.model }], {});
+        const spec = { title: args.title ?? titleFromPrompt(args.prompt), prompt: args.prompt, baseRef: args.baseRef, mode: args.mode, profile: args.profile, model: args.model };
+        if ((args.attempts ?? 1) > 1) return runAttempts(repo, spec, args.attempts!, args.models);
+        return run(repo, [spec], {});
       }
       const repo = await pickRepository(s, nodeOrArgs as Node | undefined);
       const prompt = await askPrompt();
       if (prompt === undefined) return undefined;
-      const task = await reviewTask(s, repo, prompt);
-      if (!task) throw new vscode.CancellationError();
-      return run(repo, [task], {});
+      const reviewed = await reviewTask(s, repo, prompt);
+      if (!reviewed) throw new vscode.CancellationError();
+      if (reviewed.attempts > 1) return runAttempts(repo, reviewed.task, reviewed.attempts, reviewed.models);
+      return run(repo, [reviewed.task], {});
     },
 
     'grove.dispatchPlan': async (uri?: vscode.Uri | Node, optionsOrUris?: DispatchPlanOptions | vscode.Uri[]) => {
@@ -144,9 +161,11 @@ async function askPrompt(): Promise<string | undefined> {
 }
 
 /** One review step: Enter dispatches; each other row changes one choice and comes back here. */
-async function reviewTask(s: Services, repo: RepositoryState, prompt: string): Promise<TaskSpec | undefined> {
+async function reviewTask(s: Services, repo: RepositoryState, prompt: string): Promise<{ task: TaskSpec; attempts: number; models?: (string | undefined)[] } | undefined> {
   const cfg = groveConfig(vscode.Uri.file(repo.info.mainWorktree));
   const task: TaskSpec = { title: titleFromPrompt(prompt), prompt, baseRef: repo.info.branch, mode: cfg.defaultMode, model: cfg.model, profile: 'claude' };
+  let attempts = 1;
+  let models: (string | undefined)[] | undefined;
   for (;;) {
     const rows = [
       { id: 'go', label: '$(rocket) Dispatch', description: `${task.title} · ${task.mode} · from ${task.baseRef ?? '?'}` },
@@ -155,12 +174,22 @@ async function reviewTask(s: Services, repo: RepositoryState, prompt: string): P
       { id: 'mode', label: `$(${task.mode === 'terminal' ? 'terminal' : 'server-process'}) Mode: ${task.mode}` },
       { id: 'profile', label: `$(hubot) Agent: ${task.profile === 'claude' ? 'Claude Code' : task.profile}` },
       { id: 'model', label: `$(symbol-misc) Model: ${task.model ?? 'default'}` },
+      { id: 'attempts', label: `$(copy) ${attempts > 1 ? `Run ${attempts} attempts${models?.some(Boolean) ? ` (${models.map((m) => m ?? task.model ?? 'default').join(', ')})` : ''}` : 'Run N attempts: 1'}`, description: 'Best of N: the same task on N worktrees, then Compare Attempts' },
     ];
     const pick = await vscode.window.showQuickPick(rows, { title: 'Grove: Dispatch Task', placeHolder: 'Enter to dispatch, or change an option', ignoreFocusOut: true });
     if (!pick) return undefined;
     if (pick.id === 'go') {
       if (!task.baseRef) task.baseRef = await pickBase(s, repo, 'Grove: base branch');
-      return task;
+      return { task, attempts, ...(models ? { models } : {}) };
+    }
+    if (pick.id === 'attempts') {
+      const n = await vscode.window.showQuickPick(Array.from({ length: MAX_ATTEMPTS }, (_, i) => ({ label: String(i + 1), description: i ? `${i + 1} agents on ${i + 1} worktrees, titled "${task.title} #1"…` : 'one agent' })), { title: 'Grove: attempts' });
+      if (n) attempts = Number(n.label);
+      if (attempts > 1) {
+        const m = await vscode.window.showInputBox({ title: 'Grove: one model per attempt (optional)', prompt: `Up to ${attempts} model names, comma-separated (e.g. sonnet, opus); empty: all use ${task.model ?? 'the default'}`, value: models?.map((x) => x ?? '').join(', ') ?? '' });
+        if (m !== undefined) models = m.trim() ? m.split(',').map((x) => x.trim() || undefined).slice(0, attempts) : undefined;
+      } else models = undefined;
+      continue;
     }
     if (pick.id === 'title') {
       const t = await vscode.window.showInputBox({ title: 'Grove: task title', value: task.title, prompt: 'Names the branch and the agent in the sidebar' });

@@ -9,7 +9,7 @@ import { currentProcess } from '../../../src/core/platform/processes';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
-import { hang, ScriptedModel, text, write, type ScriptRule } from '../../support/scriptedModel';
+import { bash, hang, ScriptedModel, text, write, type ScriptRule } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
 
@@ -231,6 +231,34 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.ok(files.length > 5);
     const offenders = files.filter((f) => /from\s+['"](vscode|(\.\.\/)+vscode\/)|require\(\s*['"]vscode['"]/.test(fs.readFileSync(path.join(root, f), 'utf8')));
     assert.deepEqual(offenders, []);
+  });
+
+  it('grove land --all: two agents add the same file; the second is sent its conflict, the model resolves it, and both land', async () => {
+    let resolving = false;
+    rule = (req) => {
+      if (/stopped on conflicts in:\n- shared\.txt/.test(req.lastUserText)) {
+        resolving = true;
+        return bash('printf "alpha\\nbeta\\n" > shared.txt && git add shared.txt && git commit -q --no-edit', 'Resolve the conflict');
+      }
+      if (req.isToolResult) return text(resolving ? 'Resolved.' : 'Done.');
+      const name = /Create (\w+) in shared/.exec(req.lastUserText)?.[1] ?? 'x';
+      return write('shared.txt', `${name}\n`);
+    };
+    const plan = path.join(repos.dir('plans'), 'plan.md');
+    fs.writeFileSync(plan, '## Alpha\nCreate alpha in shared.txt\n\n## Beta\nCreate beta in shared.txt\n');
+    const d = await grove('dispatch', '--plan', plan, '--json');
+    assert.equal(d.code, 0, d.stderr);
+
+    const r = await grove('land', '--all', '--commit', '--strategy', 'merge', '--cleanup', '--on-permission', 'allow');
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
+    assert.match(r.stdout, /^Landed 2 of 2 \(merge\)\.\n  ✓ \w+ Alpha → main \w+; removed its worktree and branch grove\/alpha\n  ✓ \w+ Beta → main \w+ \(attempt 2\); removed/);
+    assert.equal(git(repo, 'show', 'main:shared.txt'), 'alpha\nbeta');
+    assert.match(r.stderr, /Landing 1\/2: Alpha — syncing/);
+    assert.match(r.stderr, /sent back \w+ Beta: syncing main stopped on conflicts in shared\.txt/);
+    assert.match(r.stderr, /Waiting for 1 agent sent back to fix their work/);
+    const after = await status();
+    assert.deepEqual(after.map((s) => [s.title, s.merge?.into, s.archived]), [['Alpha', 'main', true], ['Beta', 'main', true]]);
+    assert.equal(git(repo, 'worktree', 'list').split('\n').length, 1, 'both worktrees were cleaned up');
   });
 
   it('usage errors exit 2; terminal mode is refused with a reason', async () => {

@@ -104,7 +104,10 @@ describe('a Claude Code lead session drives Grove through the installed plugin (
     const review = JSON.parse(texts.find((t: string) => /"mergeBase"/.test(t))!);
     assert.deepEqual(review.files.map((f: any) => f.path), ['gamma.txt'], 'Gamma started from Alpha\'s branch: only its own file is new');
     const land = JSON.parse(texts.find((t: string) => /"landed"/.test(t))!);
-    assert.deepEqual(land.landed.map((l: any) => [l.title, l.into]), [['Alpha', 'main'], ['Gamma', 'main'], ['Beta', 'main']]);
+    // The train decides the order, a task after the one it started from: Gamma lands into main after Alpha.
+    const order = land.landed.map((l: any) => l.title);
+    assert.deepEqual(land.landed.map((l: any) => [l.title, l.into]).sort(), [['Alpha', 'main'], ['Beta', 'main'], ['Gamma', 'main']]);
+    assert.ok(order.indexOf('Alpha') < order.indexOf('Gamma'), order.join(', '));
 
     // The children ran in their own worktrees; the base has all three changes.
     for (const name of ['alpha', 'beta', 'gamma']) assert.equal(git(repo, 'show', `main:${name}.txt`), name);

@@ -49,6 +49,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'detach', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
+    assert.deepEqual(Object.keys(tools.grove_land.inputSchema.properties).sort(), ['cleanup', 'commit', 'ids', 'strategy', 'wait']);
     for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
 
     const empty = await mcp.call('grove_status', {});
@@ -69,6 +70,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     }
     assert.equal(now.state, 'done', JSON.stringify(now));
     assert.equal(now.result, 'Delta written.');
+    assert.deepEqual(now.overlaps, [], 'the conflict radar: no other agent touches its files');
     assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
 
     const rev = await mcp.call('grove_review', { id: 'Delta' });
@@ -81,6 +83,9 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
     assert.equal(merged.isError, false, merged.text);
     assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
+    const nothing = await mcp.call('grove_land', {});
+    assert.equal(nothing.isError, true);
+    assert.match(nothing.text, /No done agent to land/);
 
     const bad = await mcp.call('grove_follow_up', { id: inst.id });
     assert.equal(bad.isError, true);

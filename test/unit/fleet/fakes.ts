@@ -74,6 +74,11 @@ export class FakeAgents implements AgentPort {
    * background runner: one process per turn, no input while it runs (the fleet must keep follow-ups for later).
    */
   readonly interactiveTitles = new Set<string>();
+  /**
+   * What an agent does in its worktree during a turn, by title: called with the instance and the turn's prompt just
+   * before the turn ends (it may write files, commit, resolve conflicts). A throw fails the turn.
+   */
+  readonly work = new Map<string, (instance: InstanceSnapshot, prompt: string) => void>();
 
   constructor(private readonly runMs = 30) {}
 
@@ -99,7 +104,12 @@ export class FakeAgents implements AgentPort {
     const timer = this.waitTitles.has(instance.title)
       ? undefined
       : setTimeout(() => {
-          const fail = this.failTitles.has(instance.title);
+          let fail = this.failTitles.has(instance.title);
+          try {
+            this.work.get(instance.title)?.(instance, options.prompt ?? '');
+          } catch {
+            fail = true;
+          }
           end([
             { type: 'result', isError: fail, subtype: 'success', text: fail ? 'API error' : 'ok', costUsd: 0.5, turns: 2 },
             { type: 'exit', code: fail ? 1 : 0, signal: null, stoppedByUser: false },
