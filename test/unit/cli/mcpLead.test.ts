@@ -133,7 +133,8 @@ describe('grove mcp for a lead agent (real Claude CLI)', function () {
 
     const land = await mcp.call('grove_land', { ids: [quick.id] });
     assert.equal(land.isError, false, land.text);
-    assert.deepEqual(land.data.landed.map((l: any) => [l.title, l.into, !!l.committedFirst]), [['Quick', 'main', true]]);
+    assert.deepEqual(land.data.landed.map((l: any) => [l.title, l.into]), [['Quick', 'main']]);
+    assert.equal(git(repo, 'status', '--porcelain'), '', 'the agent\'s uncommitted quick.txt was committed and landed; the checkout is untouched');
     assert.equal(land.data.message, 'Landed "Quick" into main.');
     assert.equal(git(repo, 'show', 'main:quick.txt'), 'quick');
     assert.equal(mcp.stray.filter((m) => m.id === 900).length, 0, 'the cancelled call was never answered');
