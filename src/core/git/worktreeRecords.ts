@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { groveDir } from '../paths';
+import type { ProcessIdentity } from '../platform/processes';
 import { PathMap } from '../util/fsPaths';
 import type { GitClient } from './gitClient';
 
@@ -33,6 +34,18 @@ export interface WorktreeMetadata {
   createdAt: number;
   /** The fleet instance the worktree was made for, when the caller said. */
   instanceId?: string;
+  /**
+   * A spare of the warm pool (worktreePool.ts): detached at `baseCommit`, with no task branch (`branch` is '').
+   * `ready` once provisioned; until then `filler` is the process provisioning it.
+   */
+  spare?: SpareRecord;
+}
+
+export interface SpareRecord {
+  ready: boolean;
+  filler?: ProcessIdentity;
+  /** What provisioning copied in (refreshed from the main checkout when the spare is taken). */
+  copiedFiles?: string[];
 }
 
 export const METADATA_FILE = 'grove.json';
