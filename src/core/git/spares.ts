@@ -17,7 +17,7 @@ import { PathMap } from '../util/fsPaths';
 import type { Logger } from '../util/logger';
 import type { GitClient } from './gitClient';
 import { readHeadFile, type RepositoryFacts } from './repositoryFacts';
-import { readAdminDirs, readMetadata, type SpareRecord, type WorktreeMetadata } from './worktreeRecords';
+import { readAdminDirs, readMetadata, unstamped, type SpareRecord, type WorktreeMetadata } from './worktreeRecords';
 import { describeLoss, inspect, removeWorktree } from './worktreeRemoval';
 
 export const CLAIM_FILE = 'grove-claim.json';
@@ -133,11 +133,13 @@ export async function removeSpare(ctx: SpareRemovalContext, spare: Spare, signal
   const { report } = await inspect(ctx, spare.path, { signal });
   const head = readHeadFile(spare.adminDir);
   const atItsBase = head !== 'unknown' && !!head && 'detachedAt' in head && head.detachedAt === spare.meta.baseCommit;
-  const work = report.uncommitted.length + report.untracked.length + (report.ignored?.length ?? 0) + report.submoduleCommits.length + report.commits.length > 0
+  const files = await unstamped(spare.path, [...report.uncommitted, ...report.untracked], spare.meta.spare.leftovers);
+  const work = files.length + (report.ignored?.length ?? 0) + report.submoduleCommits.length + report.commits.length > 0
     || report.branch !== undefined
     || (report.detachedCommits.length > 0 && !atItsBase);
   if (work || report.locked) {
-    const reason = report.locked ? `it is locked (${report.lockedReason ?? 'no reason given'})` : describeLoss(report, { max: 5 }).join('\n') || `it is on the branch ${report.branch}`;
+    const shown = { ...report, uncommitted: report.uncommitted.filter((f) => files.includes(f)), untracked: report.untracked.filter((f) => files.includes(f)) };
+    const reason = report.locked ? `it is locked (${report.lockedReason ?? 'no reason given'})` : describeLoss(shown, { max: 5 }).join('\n') || `it is on the branch ${report.branch}`;
     ctx.logger.warn(`kept the spare worktree ${spare.path}: it holds work\n${reason}`);
     return { removed: false, reason };
   }

@@ -30,7 +30,8 @@ import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';
 import { DEFAULT_PORT_BASE, allocatePort, copyIncludedFiles, runSetupCommand } from './provisioner';
 import { listRefs, localBranches, readHeadFile, readHeadWithGit, resolveFromRefs, type Head, type RefMap, type RepositoryFacts, type RepositoryFactsEntry } from './repositoryFacts';
-import { adminDirOf, deleteBranchRecord, readAdminDirs, readMetadata, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { adminDirOf, deleteBranchRecord, readAdminDirs, readMetadata, stamps, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { uncommittedPaths } from './worktreeState';
 import type { CreateWorktreeOptions, CreatedWorktree } from './worktreeTypes';
 
 export interface CreateContext {
@@ -129,7 +130,9 @@ async function make(ctx: CreateContext, options: CreateWorktreeOptions, spare?: 
     if (spare && state.adminDir) {
       const meta = await readMetadata(state.adminDir);
       if (!meta) throw new GitError(`The records of the spare ${created.path} are gone.`, { code: 'Unknown' });
-      await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, copiedFiles } });
+      const left = await uncommittedPaths(ctx.git, created.path, signal);
+      const leftovers = await stamps(created.path, [...left.changed, ...left.untracked]);
+      await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, copiedFiles, ...(leftovers.length ? { leftovers } : {}) } });
     }
     return { ...created, copiedFiles, setupFailed, ...(setupExitCode !== undefined ? { setupExitCode } : {}) };
   } catch (err) {

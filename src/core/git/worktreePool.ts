@@ -24,7 +24,7 @@ import { GitError } from './gitError';
 import { listRefs, readHeadFile, resolveFromRefs, type RefMap, type RepositoryFactsEntry } from './repositoryFacts';
 import { claimSpare, isLiveSpare, readSpares, removeSpare, type Spare } from './spares';
 import { branchNames, createSpare, resolveWorktreeRoot, type CreateContext } from './worktreeCreate';
-import { writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { unstamped, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
 import { uncommittedPaths } from './worktreeState';
 import type { CreateWorktreeOptions, CreatedWorktree } from './worktreeTypes';
 
@@ -122,8 +122,9 @@ export class WorktreePool {
     const head = readHeadFile(spare.adminDir);
     if (!again?.meta.spare.ready || again.meta.baseRef !== base || head === 'unknown' || !head || !('detachedAt' in head) || !fs.existsSync(spare.path)) return 'skip';
     const status = await uncommittedPaths(git, spare.path, signal);
-    if (status.changed.length || status.untracked.length) {
-      logger.warn(`the spare worktree ${spare.path} has changes (${[...status.changed, ...status.untracked].slice(0, 3).join(', ')}…): not used, and kept`);
+    const work = await unstamped(spare.path, [...status.changed, ...status.untracked], again.meta.spare.leftovers);
+    if (work.length) {
+      logger.warn(`the spare worktree ${spare.path} has changes (${work.slice(0, 3).join(', ')}${work.length > 3 ? '…' : ''}): not used, and kept`);
       return 'skip';
     }
     if (head.detachedAt !== tip) {
@@ -137,7 +138,13 @@ export class WorktreePool {
     const baseSlug = slugify(options.title);
     const names = branchNames(refs, prefix, baseSlug);
     if (signal?.aborted) throw new GitError('Cancelled', { code: 'Cancelled' });
-    const made = await git.exclusive(facts.root, (locked) => this.createBranch(locked, spare, prefix, baseSlug, names, tip, head.detachedAt !== tip));
+    let made: { branch: string; slug: string };
+    try {
+      made = await git.exclusive(facts.root, (locked) => this.createBranch(locked, spare, prefix, baseSlug, names, tip, head.detachedAt !== tip));
+    } catch (err) {
+      logger.warn(`could not create the task branch in the spare ${spare.path} (${(err as Error).message}): not used`);
+      return 'skip';
+    }
     if (signal?.aborted) {
       await git.exclusive(facts.root, (locked) => undoBranch(locked, spare.path, made.branch, tip));
       throw new GitError('Cancelled', { code: 'Cancelled' });

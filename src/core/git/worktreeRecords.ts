@@ -46,6 +46,17 @@ export interface SpareRecord {
   filler?: ProcessIdentity;
   /** What provisioning copied in (refreshed from the main checkout when the spare is taken). */
   copiedFiles?: string[];
+  /**
+   * The changed and untracked files provisioning left (the setup command's output), as it left them: these are not
+   * work as long as they are unchanged (same size and modification time).
+   */
+  leftovers?: FileStamp[];
+}
+
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
 }
 
 export const METADATA_FILE = 'grove.json';
@@ -143,6 +154,24 @@ async function readRecord(file: string): Promise<WorktreeMetadata | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Size and modification time of files (relative to `root`); a file that cannot be read is left out. */
+export async function stamps(root: string, files: readonly string[]): Promise<FileStamp[]> {
+  const out: FileStamp[] = [];
+  for (const rel of files) {
+    const st = await fs.promises.lstat(path.join(root, rel)).catch(() => undefined);
+    if (st) out.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+/** The files of `files` that are not exactly as `stamps` recorded them (changed, or not recorded at all). */
+export async function unstamped(root: string, files: readonly string[], recorded: readonly FileStamp[] = []): Promise<string[]> {
+  const byPath = new Map(recorded.map((r) => [r.path, r]));
+  const now = await stamps(root, files.filter((f) => byPath.has(f)));
+  const same = new Set(now.filter((n) => byPath.get(n.path)?.size === n.size && byPath.get(n.path)?.mtimeMs === n.mtimeMs).map((n) => n.path));
+  return files.filter((f) => !same.has(f));
 }
 
 /** Write-then-rename, so that a reader never sees half a file; the temporary name is private to this call. */
