@@ -9,6 +9,7 @@ import { killAgentGroup } from './agents/processControl';
 import type { AgentPort } from './agents/port';
 import { Fleet } from './fleet/fleet';
 import { continuationPrompt } from './fleet/continuation';
+import { PoolKeeper } from './fleet/poolKeeper';
 import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
@@ -44,6 +45,8 @@ export interface GroveHost {
   /** Builds the host's agent port (background agents, and terminals in VS Code). */
   agents(parts: GroveParts): AgentPort;
   onWorktreeCreated?(repoRoot: string): void;
+  /** Spares of the warm pool were created or removed. */
+  onSparesChanged?(repoRoot: string): void;
   onSetupOutput?(title: string, chunk: string): void;
   /** Extra environment of every git call (tests). */
   gitEnv?: Record<string, string>;
@@ -65,6 +68,8 @@ export class Grove extends Disposable {
   readonly logger: Logger;
   /** The start rules besides the cap: rate limits per account, the daily budget, free memory. */
   readonly scheduler: Scheduler;
+  /** Keeps the warm worktree pool (`grove.worktreePool`) filled while idle. */
+  readonly pool: PoolKeeper;
   private readonly commonDirs = new Map<string, string>();
 
   constructor(private readonly host: GroveHost) {
@@ -102,6 +107,7 @@ export class Grove extends Disposable {
             host.onSetupOutput?.(title, chunk);
           },
           onCreated: (r) => host.onWorktreeCreated?.(r),
+          onPoolUsed: (r, base) => this.pool.want(r, base),
         }),
         agents: this.agents,
       },
@@ -122,6 +128,15 @@ export class Grove extends Disposable {
         ...host.fleet,
       },
     ));
+    this.pool = this._register(new PoolKeeper({
+      pool: this.worktrees.pool,
+      settings: (r) => host.settings(r),
+      trusted: () => host.trusted(),
+      instances: () => this.fleet.instances(),
+      onDidChangeInstances: this.fleet.onDidChangeInstances,
+      logger: this.logger,
+      onDidChangeSpares: (r) => host.onSparesChanged?.(r),
+    }));
   }
 
   settings(repoRoot: string): GroveSettings {
