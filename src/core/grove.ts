@@ -209,6 +209,7 @@ export class Grove extends Disposable {
   }
 
   async close(): Promise<void> {
+    await this.worktrees.pool.pause(); // a spare half made is rolled back, not left behind
     await this.fleet.flush();
     this.dispose();
   }

@@ -21,6 +21,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   try {
     const list = positionals.length ? positionals.map((p) => ctx.resolve(p)) : ctx.instances();
     io.out(values.json ? JSON.stringify(list, null, 2) : statusTable(list));
+    if (!values.json && !positionals.length) {
+      // The warm pool's spares (records only: no git process).
+      const spares = (await ctx.grove.worktrees.pool.spares(ctx.repoRoot)).filter((s) => s.meta.spare.ready);
+      if (spares.length) io.out(`${spares.length} spare worktree${spares.length === 1 ? '' : 's'} ready (grove.worktreePool): ${spares.map((s) => `${s.path} (from ${s.meta.baseRef})`).join(', ')}`);
+    }
     return 0;
   } finally {
     await ctx.close();
