@@ -156,6 +156,13 @@ L(`| (a) ${dispatch.tasks} worktrees created | ${sec(median(aG))} | ${sec(median
 L(`| (b) dispatch → all ${dispatch.tasks} agents \`system/init\` | ${sec(median(bGi))} | ${sec(median(bRi))} | **${ratios(bGi, bRi)}** | ${perRun(bGi, bRi)} |`);
 L(`| (b) dispatch → all ${dispatch.tasks} instances \`running\` (Grove) | ${sec(median(bGr))} | — | — | ${bGr.map(sec).join('; ')} |`);
 L(`| (b) of which: all ${dispatch.tasks} worktrees ready | ${sec(median(bGw))} | ${sec(median(bRw))} | ${ratios(bGw, bRw)} | ${perRun(bGw, bRw)} |`);
+const pool = dispatch.pool ?? [];
+if (pool.length) {
+  const pR = pool.map((p) => p.pooled.runningMs), fR = pool.map((p) => p.fresh.runningMs);
+  const pI = pool.map((p) => p.pooled.initMs), fI = pool.map((p) => p.fresh.initMs);
+  L(`| (c) dispatch with a warm pool: dispatch → agent process started (1 task, \`running\`), ${pool.length} runs | **${sec(median(pR))}** | without the pool: ${sec(median(fR))} | pool / no pool: **${ratios(pR, fR)}** | ${perRun(pR, fR)} |`);
+  L(`| (c) dispatch with a warm pool: dispatch → \`system/init\` (1 task) | ${sec(median(pI))} | without the pool: ${sec(median(fI))} | ${ratios(pI, fI)} | ${perRun(pI, fI)} |`);
+}
 L();
 const r1 = reps[0];
 L(`Target: Grove / raw ≤ 1.2. In run 1 alone the ratios were ${ratio(r1.a.grove, r1.a.raw)} (worktrees) and ${ratio(r1.b.grove.initMs, r1.b.raw.initMs)} (end to end); medians above. ` +
