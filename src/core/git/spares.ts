@@ -134,11 +134,15 @@ export async function removeSpare(ctx: SpareRemovalContext, spare: Spare, signal
   const head = readHeadFile(spare.adminDir);
   const atItsBase = head !== 'unknown' && !!head && 'detachedAt' in head && head.detachedAt === spare.meta.baseCommit;
   const files = await unstamped(spare.path, [...report.uncommitted, ...report.untracked], spare.meta.spare.leftovers);
-  const work = files.length + (report.ignored?.length ?? 0) + report.submoduleCommits.length + report.commits.length > 0
+  // Ignored files provisioning copied in and nobody changed since (the main checkout's may have changed) are not work.
+  const ignoredFiles = (report.ignored ?? []).filter((e) => !e.dir).map((e) => e.path);
+  const changedIgnored = new Set(await unstamped(spare.path, ignoredFiles, spare.meta.spare.leftovers));
+  const ignored = (report.ignored ?? []).filter((e) => e.dir || changedIgnored.has(e.path));
+  const work = files.length + ignored.length + report.submoduleCommits.length + report.commits.length > 0
     || report.branch !== undefined
     || (report.detachedCommits.length > 0 && !atItsBase);
   if (work || report.locked) {
-    const shown = { ...report, uncommitted: report.uncommitted.filter((f) => files.includes(f)), untracked: report.untracked.filter((f) => files.includes(f)) };
+    const shown = { ...report, uncommitted: report.uncommitted.filter((f) => files.includes(f)), untracked: report.untracked.filter((f) => files.includes(f)), ignored };
     const reason = report.locked ? `it is locked (${report.lockedReason ?? 'no reason given'})` : describeLoss(shown, { max: 5 }).join('\n') || `it is on the branch ${report.branch}`;
     ctx.logger.warn(`kept the spare worktree ${spare.path}: it holds work\n${reason}`);
     return { removed: false, reason };

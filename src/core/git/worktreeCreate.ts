@@ -131,7 +131,8 @@ async function make(ctx: CreateContext, options: CreateWorktreeOptions, spare?: 
       const meta = await readMetadata(state.adminDir);
       if (!meta) throw new GitError(`The records of the spare ${created.path} are gone.`, { code: 'Unknown' });
       const left = await uncommittedPaths(ctx.git, created.path, signal);
-      const leftovers = await stamps(created.path, [...left.changed, ...left.untracked]);
+      // What provisioning left, copies included: unchanged, none of it is work (spares.ts, worktreePool.ts).
+      const leftovers = await stamps(created.path, [...left.changed, ...left.untracked, ...copiedFiles.filter((f) => !f.endsWith('/'))]);
       await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, copiedFiles, ...(leftovers.length ? { leftovers } : {}) } });
     }
     return { ...created, copiedFiles, setupFailed, ...(setupExitCode !== undefined ? { setupExitCode } : {}) };

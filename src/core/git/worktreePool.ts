@@ -122,7 +122,9 @@ export class WorktreePool {
     const head = readHeadFile(spare.adminDir);
     if (!again?.meta.spare.ready || again.meta.baseRef !== base || head === 'unknown' || !head || !('detachedAt' in head) || !fs.existsSync(spare.path)) return 'skip';
     const status = await uncommittedPaths(git, spare.path, signal);
-    const work = await unstamped(spare.path, [...status.changed, ...status.untracked], again.meta.spare.leftovers);
+    // Changes beyond what provisioning left, or a copied file edited in the spare (a refresh would overwrite it).
+    const copies = (again.meta.spare.copiedFiles ?? []).filter((f) => !f.endsWith('/') && fs.existsSync(path.join(spare.path, f)));
+    const work = await unstamped(spare.path, [...status.changed, ...status.untracked, ...copies], again.meta.spare.leftovers);
     if (work.length) {
       logger.warn(`the spare worktree ${spare.path} has changes (${work.slice(0, 3).join(', ')}${work.length > 3 ? '…' : ''}): not used, and kept`);
       return 'skip';

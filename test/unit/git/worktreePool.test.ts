@@ -143,6 +143,25 @@ describe('worktree pool', function () {
     assert.equal(fs.existsSync(wt.path), true, 'a taken spare is a task worktree: never drained');
   });
 
+  it('a copied file edited in the spare is work (never overwritten, taken or drained); one edited only in the main checkout is not', async () => {
+    const root = repoWithEnv();
+    const { manager } = makeManager();
+    const [edited, untouched] = (await manager.pool.reconcile({ repoRoot: root, size: 2, copyFiles: ['.env'] })).created as [string, string];
+    writeFiles(edited, { '.env': 'SECRET=mine\n' });
+    writeFiles(root, { '.env': 'SECRET=main changed\n' });
+    const wt = await manager.create({ repoRoot: root, title: 'task', copyFiles: ['.env'], fromPool: true });
+    assert.equal(wt.path, untouched);
+    assert.equal(fs.readFileSync(path.join(wt.path, '.env'), 'utf8'), 'SECRET=main changed\n');
+    assert.equal(fs.readFileSync(path.join(edited, '.env'), 'utf8'), 'SECRET=mine\n');
+    const [fresh] = (await manager.pool.reconcile({ repoRoot: root, size: 2, copyFiles: ['.env'] })).created;
+    writeFiles(root, { '.env': 'SECRET=main changed again\n' });
+    const drained = await manager.pool.reconcile({ repoRoot: root, size: 0 });
+    assert.deepEqual(drained.removed, [fresh], 'its .env differs from the main checkout\'s now, but it is the copy provisioning made');
+    assert.deepEqual(drained.kept.map((k) => k.path), [edited]);
+    assert.match(drained.kept[0]!.reason, /Ignored files that would be deleted[^\n]*\n {2}\.env/);
+    assert.equal(fs.readFileSync(path.join(edited, '.env'), 'utf8'), 'SECRET=mine\n');
+  });
+
   it('size 0 removes spares left at a base commit that was rewritten since (the base\'s history is not their work)', async () => {
     const root = repoWithEnv();
     commit(root, 'second', { 'b.txt': 'b\n' });
