@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitClient } from '../../../src/core/git/gitClient';
-import { readSpares } from '../../../src/core/git/spares';
+import { CLAIM_FILE, claimSpare, readSpares } from '../../../src/core/git/spares';
 import { WorktreeManager } from '../../../src/core/git/worktreeManager';
 import { readBranchRecord, readMetadata } from '../../../src/core/git/worktreeRecords';
 import { MemoryLogger } from '../../../src/core/util/logger';
 import { commit, git, gitStatus, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
+import { deadProcess, liveProcess } from './support/processes';
 
 function makeManager() {
   const logger = new MemoryLogger();
@@ -120,6 +121,38 @@ describe('worktree pool', function () {
     assert.equal([x.path, y.path].filter((p) => p === spares[0]).length, 1, 'exactly one of them got the spare');
     assert.equal(git(x.path, 'symbolic-ref', '--short', 'HEAD'), x.branch);
     assert.equal(git(y.path, 'symbolic-ref', '--short', 'HEAD'), y.branch);
+  });
+
+  it('the claim: one holder at a time; a live holder\'s claim is respected, a dead one\'s broken', async () => {
+    const dir = repos.dir('admin');
+    const release = claimSpare(dir);
+    assert.ok(release);
+    assert.equal(claimSpare(dir), undefined, 'claimed already');
+    release();
+    assert.equal(fs.existsSync(path.join(dir, CLAIM_FILE)), false);
+    const live = await liveProcess();
+    try {
+      fs.writeFileSync(path.join(dir, CLAIM_FILE), JSON.stringify({ ...live.identity, token: 'theirs' }));
+      assert.equal(claimSpare(dir), undefined, 'a live process holds it');
+    } finally {
+      await live.kill();
+    }
+    fs.writeFileSync(path.join(dir, CLAIM_FILE), JSON.stringify({ ...(await deadProcess()), token: 'dead' }));
+    const mine = claimSpare(dir);
+    assert.ok(mine, 'a dead holder\'s claim is broken');
+    mine();
+    assert.equal(claimSpare(path.join(dir, 'gone')), undefined, 'a removed spare cannot be claimed');
+  });
+
+  it('a claimed spare is not taken by another dispatch', async () => {
+    const root = repoWithEnv();
+    const { manager } = makeManager();
+    const [spare] = (await manager.pool.reconcile({ repoRoot: root, size: 1 })).created;
+    const release = claimSpare(adminDirOf(spare!))!;
+    const wt = await manager.create({ repoRoot: root, title: 'task', fromPool: true });
+    release();
+    assert.notEqual(wt.path, spare);
+    assert.equal(gitStatus(spare!, 'symbolic-ref', '-q', 'HEAD'), 1, 'still a detached spare');
   });
 
   it('a spare that holds work is neither taken nor removed silently; size 0 removes the others', async () => {
