@@ -44,7 +44,8 @@ export function worktreePort(worktrees: WorktreeManager, options: WorktreePortOp
         },
       });
       options.onCreated?.(req.repoRoot);
-      if (s.worktreePool > 0) options.onPoolUsed?.(req.repoRoot, created.baseRef);
+      // A task started after another one is based on that task's branch: no pool for such a short-lived base.
+      if (s.worktreePool > 0 && !created.baseRef.startsWith(`${s.branchPrefix}/`)) options.onPoolUsed?.(req.repoRoot, created.baseRef);
       return {
         path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit, port: created.port,
         copiedFiles: created.copiedFiles,
