@@ -30,7 +30,7 @@ import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';
 import { DEFAULT_PORT_BASE, allocatePort, copyIncludedFiles, runSetupCommand } from './provisioner';
 import { listRefs, localBranches, readHeadFile, readHeadWithGit, resolveFromRefs, type Head, type RefMap, type RepositoryFacts, type RepositoryFactsEntry } from './repositoryFacts';
-import { adminDirOf, deleteBranchRecord, readAdminDirs, readMetadata, stamps, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { adminDirOf, deleteBranchRecord, readAdminDirs, readMetadata, recipeOf, stamps, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
 import { uncommittedPaths } from './worktreeState';
 import type { CreateWorktreeOptions, CreatedWorktree } from './worktreeTypes';
 
@@ -133,7 +133,7 @@ async function make(ctx: CreateContext, options: CreateWorktreeOptions, spare?: 
       const left = await uncommittedPaths(ctx.git, created.path, signal);
       // What provisioning left, copies included: unchanged, none of it is work (spares.ts, worktreePool.ts).
       const leftovers = await stamps(created.path, [...left.changed, ...left.untracked, ...copiedFiles.filter((f) => !f.endsWith('/'))]);
-      await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, copiedFiles, ...(leftovers.length ? { leftovers } : {}) } });
+      await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, recipe: recipeOf(options), copiedFiles, ...(leftovers.length ? { leftovers } : {}) } });
     }
     return { ...created, copiedFiles, setupFailed, ...(setupExitCode !== undefined ? { setupExitCode } : {}) };
   } catch (err) {

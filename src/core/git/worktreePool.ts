@@ -24,7 +24,7 @@ import { GitError } from './gitError';
 import { listRefs, readHeadFile, resolveFromRefs, type RefMap, type RepositoryFactsEntry } from './repositoryFacts';
 import { claimSpare, isLiveSpare, readSpares, removeSpare, type Spare } from './spares';
 import { branchNames, createSpare, resolveWorktreeRoot, type CreateContext } from './worktreeCreate';
-import { unstamped, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { recipeOf, unstamped, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
 import { uncommittedPaths } from './worktreeState';
 import type { CreateWorktreeOptions, CreatedWorktree } from './worktreeTypes';
 
@@ -86,7 +86,8 @@ export class WorktreePool {
     const base = options.baseRef ?? currentBranch(facts);
     if (!base) return undefined;
     const root = resolveWorktreeRoot(options.worktreeRoot, facts.mainWorktree);
-    const candidates = (await readSpares(facts.commonDir)).filter((s) => s.meta.spare.ready && s.meta.baseRef === base && samePath(path.dirname(s.path), root));
+    const recipe = recipeOf(options);
+    const candidates = (await readSpares(facts.commonDir)).filter((s) => s.meta.spare.ready && s.meta.spare.recipe === recipe && s.meta.baseRef === base && samePath(path.dirname(s.path), root));
     if (!candidates.length) return undefined;
     const refs = await listRefs((args) => this.ctx.git.read(facts.root, args, { signal }));
     const tip = resolveFromRefs(refs, base) ?? await this.revParse(facts.root, base, signal);
@@ -197,8 +198,10 @@ export class WorktreePool {
     if (facts.isBare) return result;
     const base = options.baseRef ?? currentBranch(facts);
     const all = await readSpares(facts.commonDir);
-    const mine = all.filter((s) => options.size > 0 && s.meta.baseRef === base && isLiveSpare(s, probe));
-    const extra = all.filter((s) => options.size === 0 || !isLiveSpare(s, probe) || (mine.indexOf(s) >= options.size));
+    // Made with other provisioning settings (copy patterns, setup command): not what a dispatch would get now.
+    const stale = (s: Spare) => s.meta.spare.ready && s.meta.spare.recipe !== recipeOf(options);
+    const mine = all.filter((s) => options.size > 0 && s.meta.baseRef === base && isLiveSpare(s, probe) && !stale(s));
+    const extra = all.filter((s) => options.size === 0 || !isLiveSpare(s, probe) || stale(s) || (mine.indexOf(s) >= options.size));
     for (const spare of extra) {
       const release = claimSpare(spare.adminDir, probe);
       if (!release) continue;
@@ -214,7 +217,7 @@ export class WorktreePool {
     }
     if (options.size === 0 || !base) return result;
     const filler = currentProcess(probe);
-    const admit = async () => (await readSpares(facts.commonDir)).filter((s) => s.meta.baseRef === base && isLiveSpare(s, probe)).length < options.size;
+    const admit = async () => (await readSpares(facts.commonDir)).filter((s) => s.meta.baseRef === base && isLiveSpare(s, probe) && !stale(s)).length < options.size;
     while (!this.filling) {
       const controller = new AbortController();
       const making = createSpare(this.ctx, {

@@ -13,7 +13,7 @@
  * Older Grove versions wrote `branch.<b>.groveBase` / `groveBaseCommit`: those are still READ
  * ({@link readLegacyBases}), never written.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { groveDir } from '../paths';
@@ -43,6 +43,8 @@ export interface WorktreeMetadata {
 
 export interface SpareRecord {
   ready: boolean;
+  /** How it was provisioned ({@link recipeOf}): a spare made with other settings is not used, and removed. */
+  recipe?: string;
   filler?: ProcessIdentity;
   /** What provisioning copied in (refreshed from the main checkout when the spare is taken). */
   copiedFiles?: string[];
@@ -154,6 +156,11 @@ async function readRecord(file: string): Promise<WorktreeMetadata | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A fingerprint of the provisioning settings (copy patterns, setup command). Pure. */
+export function recipeOf(o: { copyFiles?: readonly string[]; setupCommand?: string }): string {
+  return createHash('sha256').update(JSON.stringify([o.copyFiles ?? [], o.setupCommand?.trim() ?? ''])).digest('hex').slice(0, 16);
 }
 
 /** Size and modification time of files (relative to `root`); a file that cannot be read is left out. */

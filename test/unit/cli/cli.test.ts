@@ -75,7 +75,8 @@ describe('grove CLI (real Claude CLI)', function () {
 
   it('GROVE_WORKTREE_POOL: grove status lists the spare, a dispatch runs its agent in it, and no half-made spare is left', async () => {
     const manager = new WorktreeManager(new GitClient({ env: gitTestEnv }));
-    const [spare] = (await manager.pool.reconcile({ repoRoot: repo, size: 1 })).created;
+    // The CLI's default grove.copyFiles: the spare is provisioned the way the CLI would provision it.
+    const [spare] = (await manager.pool.reconcile({ repoRoot: repo, size: 1, copyFiles: ['.env', '.env.*'] })).created;
     env = { ...env, GROVE_WORKTREE_POOL: '1' };
     const table = await grove('status');
     assert.equal(table.code, 0, table.stderr);

@@ -30,7 +30,8 @@ describe('worktree pool', function () {
   it('fills spares detached at the base tip, provisioned and recorded as spares that every listing sees', async () => {
     const root = repoWithEnv();
     const { manager } = makeManager();
-    const r = await manager.pool.reconcile({ repoRoot: root, size: 2, copyFiles: ['.env'], setupCommand: 'echo "$GROVE_SPARE" > setup.out' });
+    const provisioning = { copyFiles: ['.env'], setupCommand: 'echo "$GROVE_SPARE" > setup.out' };
+    const r = await manager.pool.reconcile({ repoRoot: root, size: 2, ...provisioning });
     assert.equal(r.created.length, 2, JSON.stringify(r));
     const main = git(root, 'rev-parse', 'main');
     for (const p of r.created) {
@@ -49,7 +50,12 @@ describe('worktree pool', function () {
     // setup.out is the setup command's output, untracked (as in a fresh worktree).
     assert.ok(listed.every((w) => w.managedByGrove && w.detached && !w.taskBranch && w.changedFiles === 1));
     // Full: a second reconcile creates nothing.
-    assert.deepEqual((await other.pool.reconcile({ repoRoot: root, size: 2 })).created, []);
+    assert.deepEqual((await other.pool.reconcile({ repoRoot: root, size: 2, ...provisioning })).created, []);
+    // Other provisioning settings: the spares are not what a dispatch would get now, so they are replaced.
+    const changed = await other.pool.reconcile({ repoRoot: root, size: 2, copyFiles: ['.env'] });
+    assert.deepEqual([changed.removed.length, changed.created.length], [2, 2]);
+    const wt = await other.create({ repoRoot: root, title: 'x', copyFiles: ['.env'], setupCommand: 'echo other > setup.out', fromPool: true });
+    assert.ok(!changed.created.includes(wt.path), 'a spare made with another setup command is not taken');
   });
 
   it('a dispatch takes a spare: same folder, the task branch created there, records as a fresh create, copied files refreshed', async () => {
@@ -57,7 +63,7 @@ describe('worktree pool', function () {
     const { manager } = makeManager();
     const [sparePath] = (await manager.pool.reconcile({ repoRoot: root, size: 1, copyFiles: ['.env'], setupCommand: 'echo built > build.out' })).created;
     writeFiles(root, { '.env': 'SECRET=2\n' });
-    const wt = await manager.create({ repoRoot: root, title: 'Fix the bug', copyFiles: ['.env'], instanceId: 'i-1', fromPool: true });
+    const wt = await manager.create({ repoRoot: root, title: 'Fix the bug', copyFiles: ['.env'], setupCommand: 'echo built > build.out', instanceId: 'i-1', fromPool: true });
     assert.equal(wt.path, sparePath);
     assert.equal(wt.branch, 'grove/fix-the-bug');
     assert.equal(git(wt.path, 'symbolic-ref', '--short', 'HEAD'), 'grove/fix-the-bug');
