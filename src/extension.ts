@@ -53,6 +53,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     capabilities: { terminal: true },
     agents: (parts) => (agents = new AgentRunners(context, parts)),
     onWorktreeCreated: (repoRoot) => void repos?.refresh(repos.find(repoRoot)?.info.mainWorktree),
+    onSparesChanged: (repoRoot) => void repos?.refresh(repos.find(repoRoot)?.info.mainWorktree),
   });
   const { git, worktrees, fleet, merges } = grove;
   repos = new WorkspaceRepositories(worktrees, git, log);
@@ -110,6 +111,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
         fleet.settingsChanged();
         status.update(fleet.instances());
       }
+      if (e.affectsConfiguration('grove.worktreePool')) void reconcilePools();
     }),
     ...registerCommands(log, () => channel.show(true), {
       ...worktreeCommands(services),
@@ -144,6 +146,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     await grove.recover(roots);
     for (const root of roots) void grove.radar.refresh(root);
     await agents.reattachTerminals(fleet);
+    void reconcilePools();
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);
     review.setVisible(view.visible);
@@ -153,6 +156,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     log.error(err);
     void vscode.window.showErrorMessage(`Grove: could not load the repositories' agents: ${err.message}`, 'Show Output').then((a) => a && channel.show());
   }).finally(() => vscode.commands.executeCommand('setContext', 'grove.ready', true));
+
+  /** `grove.worktreePool` of each repository: fill once idle, or remove the spares (those with work are kept and told). */
+  async function reconcilePools(): Promise<void> {
+    for (const r of await repos!.repositories()) {
+      const result = await grove.pool.reconcile(r.info.mainWorktree).catch((err: Error) => void log.warn(`worktree pool: ${err.message}`));
+      if (result?.kept.length) {
+        void vscode.window.showWarningMessage(`Grove kept ${result.kept.length} spare worktree(s) that hold work: ${result.kept.map((k) => k.path).join(', ')}. Remove them yourself once the work is safe.`);
+      }
+    }
+  }
 
   return createApi(context.extension.packageJSON.version as string, services, ready, tree);
 }

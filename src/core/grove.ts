@@ -10,6 +10,7 @@ import type { AgentPort } from './agents/port';
 import { Fleet } from './fleet/fleet';
 import { continuationPrompt } from './fleet/continuation';
 import { RadarWatch } from './fleet/radarWatch';
+import { PoolKeeper } from './fleet/poolKeeper';
 import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
@@ -45,6 +46,8 @@ export interface GroveHost {
   /** Builds the host's agent port (background agents, and terminals in VS Code). */
   agents(parts: GroveParts): AgentPort;
   onWorktreeCreated?(repoRoot: string): void;
+  /** Spares of the warm pool were created or removed. */
+  onSparesChanged?(repoRoot: string): void;
   onSetupOutput?(title: string, chunk: string): void;
   /** Extra environment of every git call (tests). */
   gitEnv?: Record<string, string>;
@@ -66,6 +69,8 @@ export class Grove extends Disposable {
   readonly logger: Logger;
   /** The start rules besides the cap: rate limits per account, the daily budget, free memory. */
   readonly scheduler: Scheduler;
+  /** Keeps the warm worktree pool (`grove.worktreePool`) filled while idle. */
+  readonly pool: PoolKeeper;
   private readonly commonDirs = new Map<string, string>();
   private radarWatch?: RadarWatch;
 
@@ -104,6 +109,7 @@ export class Grove extends Disposable {
             host.onSetupOutput?.(title, chunk);
           },
           onCreated: (r) => host.onWorktreeCreated?.(r),
+          onPoolUsed: (r, base) => this.pool.want(r, base),
         }),
         agents: this.agents,
       },
@@ -124,6 +130,15 @@ export class Grove extends Disposable {
         ...host.fleet,
       },
     ));
+    this.pool = this._register(new PoolKeeper({
+      pool: this.worktrees.pool,
+      settings: (r) => host.settings(r),
+      trusted: () => host.trusted(),
+      instances: () => this.fleet.instances(),
+      onDidChangeInstances: this.fleet.onDidChangeInstances,
+      logger: this.logger,
+      onDidChangeSpares: (r) => host.onSparesChanged?.(r),
+    }));
   }
 
   /**
@@ -206,6 +221,7 @@ export class Grove extends Disposable {
 
   async close(): Promise<void> {
     await this.radarWatch?.close();
+    await this.worktrees.pool.pause(); // a spare half made is rolled back, not left behind
     await this.fleet.flush();
     this.dispose();
   }

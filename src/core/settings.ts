@@ -28,6 +28,8 @@ export interface GroveSettings {
   worktreeRoot?: string;
   copyFiles: string[];
   setupCommand?: string;
+  /** Spare worktrees kept provisioned per repository and base (worktreePool.ts); 0 = no pool. */
+  worktreePool: number;
   maxConcurrent: number;
   defaultMode: AgentMode;
   permissionMode: PermissionMode;
@@ -93,6 +95,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'worktreeRoot', kind: { type: 'string' }, default: undefined, env: 'GROVE_WORKTREE_ROOT', summary: 'Folder for new worktrees (${repoParent}, ${repoName} expanded)' },
   { key: 'copyFiles', kind: { type: 'stringList' }, default: ['.env', '.env.*'], env: 'GROVE_COPY_FILES', summary: 'Untracked files copied into each worktree (comma-separated gitignore patterns)' },
   { key: 'setupCommand', kind: { type: 'string' }, default: undefined, env: 'GROVE_SETUP_COMMAND', summary: 'Run in each new worktree with GROVE_PORT set', restricted: true },
+  { key: 'worktreePool', kind: { type: 'integer', min: 0, max: 8 }, default: 0, env: 'GROVE_WORKTREE_POOL', summary: 'Spare worktrees kept provisioned per repository and base, so a dispatch starts at once (0: none)' },
   { key: 'maxConcurrent', kind: { type: 'integer', min: 1, max: 50 }, default: 4, env: 'GROVE_MAX_CONCURRENT', flag: 'max', summary: 'Agents running at once in a repository (all windows and processes)' },
   { key: 'defaultMode', kind: { type: 'enum', values: ['background', 'terminal'] }, default: 'background', env: 'GROVE_DEFAULT_MODE', summary: 'background or terminal (terminal needs VS Code)' },
   { key: 'permissionMode', kind: { type: 'enum', values: PERMISSION_MODES }, default: 'acceptEdits', env: 'GROVE_PERMISSION_MODE', flag: 'permission-mode', summary: 'Claude Code permission mode of new agents' },

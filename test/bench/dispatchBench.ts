@@ -10,6 +10,10 @@
 //       CLI process is spawned) and until every CLI printed its `system/init` line; vs the same bash loop printing a
 //       line after each `git worktree add`, on which the bench spawns `claude` with exactly the arguments Grove uses
 //       and writes the same stream-json prompt, until every CLI printed `system/init`.
+//   (c) one task with a warm pool (`grove.worktreePool` 1, issue 17 part 2): the spare is made before the clock starts
+//       (not measured: the pool fills while idle); then Fleet.dispatch(1 task) until the instance is `running` (the
+//       CLI process spawned) and until its `system/init`; against the same single dispatch without a pool.
+//       `BENCH_ONLY=pool` runs only (c) (at least 5 repetitions).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -147,8 +151,8 @@ function spawnClaude(cwd: string, env: Record<string, string>, prompt: string): 
 
 interface Side { worktreesMs: number; runningMs?: number; initMs: number; gitCommands?: Record<string, number> }
 
-function portOptions(branchPrefix: string, worktreeRoot: string) {
-  const settings: GroveSettings = { ...defaultSettings(), branchPrefix, worktreeRoot, copyFiles: ['.env', '.env.*'] };
+function portOptions(branchPrefix: string, worktreeRoot: string, worktreePool = 0) {
+  const settings: GroveSettings = { ...defaultSettings(), branchPrefix, worktreeRoot, copyFiles: ['.env', '.env.*'], worktreePool };
   return { settings: () => settings, trusted: () => true, logPath: async (_r: string, id: string) => path.join(os.tmpdir(), `grove-bench-${id}.jsonl`) };
 }
 
@@ -221,6 +225,53 @@ async function groveEndToEnd(git: GitClient, wm: WorktreeManager, repo: string, 
   }
 }
 
+interface PoolSide { runningMs: number; initMs: number; fromSpare: boolean; gitCommands: Record<string, number> }
+
+/** (c): one dispatch, from a warm pool (`pooled`) or not, until `running` and `system/init`. */
+async function poolDispatch(git: GitClient, wm: WorktreeManager, repo: string, wtRoot: string, env: Record<string, string>, logDir: string, rep: number, pooled: boolean): Promise<PoolSide> {
+  let spare: string | undefined;
+  if (pooled) {
+    const filled = await wm.pool.reconcile({ repoRoot: repo, baseRef: 'main', size: 1, worktreeRoot: wtRoot, copyFiles: ['.env', '.env.*'] });
+    if (filled.created.length !== 1) throw new Error(`the pool was not filled: ${JSON.stringify(filled)}`);
+    spare = filled.created[0];
+  }
+  const background = new BackgroundAgents({ locks: wm, settings: () => ({ env, claudePath: claudeBin() }), logPath: (inst) => path.join(logDir, `${inst.id}.jsonl`) });
+  let initAt = 0;
+  let onInit!: () => void;
+  const init = new Promise<void>((r) => (onInit = r));
+  const agents: AgentPort = {
+    start: (inst, onEvent, opts) => background.start(inst, (e) => {
+      if (e.type === 'session' && !initAt) { initAt = now(); onInit(); }
+      onEvent(e);
+    }, opts),
+  };
+  const fleet = new Fleet({ commonDir: (r) => git.commonDir(r), worktrees: worktreePort(wm, portOptions(`${pooled ? 'pp' : 'pf'}${rep}`, wtRoot, pooled ? 1 : 0)), agents }, { self: { ...currentProcess(), kind: 'test' }, maxConcurrent: TASKS });
+  let runningAt = 0;
+  let onRunning!: () => void;
+  const running = new Promise<void>((r) => (onRunning = r));
+  fleet.onDidChangeInstances((c) => {
+    for (const s of c.changed) {
+      if (s.state === 'running' && !runningAt) { runningAt = now(); onRunning(); }
+      if (s.state === 'failed') log(`pool instance ${s.title} failed: ${s.error}`);
+    }
+  });
+  try {
+    counter.take();
+    const t0 = now();
+    const [inst] = await fleet.dispatch([{ title: 'Pooled task', prompt: 'Benchmark task: say done.' }], { repoRoot: repo, baseRef: 'main', mode: 'background', permissionMode: 'acceptEdits' });
+    await withTimeout(running, 'pool: running');
+    const gitCommands = counter.take();
+    await withTimeout(init, 'pool: system/init');
+    const result = { runningMs: runningAt - t0, initMs: initAt - t0, fromSpare: fleet.get(inst!.id)?.worktreePath === spare, gitCommands };
+    await withTimeout(fleet.whenSettled(), 'pool: settled');
+    await fleet.flush();
+    return result;
+  } finally {
+    fleet.dispose();
+    background.dispose();
+  }
+}
+
 async function rawEndToEnd(repo: string, wtRoot: string, env: Record<string, string>, rep: number): Promise<Side> {
   const t0 = now();
   const cp = rawLoop(repo, wtRoot, `re${rep}`, true);
@@ -265,8 +316,9 @@ async function main(): Promise<void> {
     await spawnClaude(root, env, 'warm up').init.catch(() => undefined);
     log(`warm-up ${(now() - t).toFixed(0)} ms`);
 
+    const only = process.env.BENCH_ONLY;
     const reps: Array<{ rep: number; order: string; a: { grove: number; raw: number; groveGit?: Record<string, number> }; b: { grove: Side; raw: Side } }> = [];
-    for (let rep = 1; rep <= REPS; rep++) {
+    for (let rep = 1; rep <= (only === 'pool' ? 0 : REPS); rep++) {
       const groveFirst = rep % 2 === 1;
       const wt = (name: string) => path.join(root, `wt-${rep}-${name}`);
       const a: { grove: number; raw: number; groveGit?: Record<string, number> } = { grove: 0, raw: 0 };
@@ -290,7 +342,24 @@ async function main(): Promise<void> {
       reps.push({ rep, order: groveFirst ? 'grove first' : 'raw first', a, b: { grove: g, raw: r } });
       log(`rep ${rep}: worktrees grove ${a.grove.toFixed(0)} / raw ${a.raw.toFixed(0)} ms; end-to-end grove running ${g.runningMs!.toFixed(0)}, init ${g.initMs.toFixed(0)} / raw init ${r.initMs.toFixed(0)} ms`);
     }
-    const result = { tasks: TASKS, files: FILES, modelDelayMs: MODEL_DELAY_MS, generateMs: genMs, claudeVersion: execFileSync(claudeBin(), ['--version'], { encoding: 'utf8' }).trim(), gitVersion: git(root, '--version').trim(), reps };
+    // (c) one dispatch with a warm pool vs without, alternating; at least 5 repetitions.
+    const pool: Array<{ rep: number; pooled: PoolSide; fresh: PoolSide }> = [];
+    for (let rep = 1; rep <= Math.max(5, REPS); rep++) {
+      const wt = (name: string) => path.join(root, `wt-${rep}-${name}`);
+      const logs = path.join(root, 'logs');
+      let pooled: PoolSide, fresh: PoolSide;
+      if (rep % 2 === 1) {
+        pooled = await poolDispatch(gitClient, wm, repo, wt('pp'), env, logs, rep, true); resetRepo(repo);
+        fresh = await poolDispatch(gitClient, wm, repo, wt('pf'), env, logs, rep, false); resetRepo(repo);
+      } else {
+        fresh = await poolDispatch(gitClient, wm, repo, wt('pf'), env, logs, rep, false); resetRepo(repo);
+        pooled = await poolDispatch(gitClient, wm, repo, wt('pp'), env, logs, rep, true); resetRepo(repo);
+      }
+      if (!pooled.fromSpare) throw new Error('the pooled dispatch did not use the spare');
+      pool.push({ rep, pooled, fresh });
+      log(`pool rep ${rep}: dispatch → running with a warm pool ${pooled.runningMs.toFixed(0)} ms (init ${pooled.initMs.toFixed(0)}), without ${fresh.runningMs.toFixed(0)} ms (init ${fresh.initMs.toFixed(0)})`);
+    }
+    const result = { tasks: TASKS, files: FILES, modelDelayMs: MODEL_DELAY_MS, generateMs: genMs, claudeVersion: execFileSync(claudeBin(), ['--version'], { encoding: 'utf8' }).trim(), gitVersion: git(root, '--version').trim(), reps, pool, loadAvg: os.loadavg() };
     if (out) fs.writeFileSync(out, JSON.stringify(result, null, 2));
     else process.stdout.write(JSON.stringify(result, null, 2));
   } finally {

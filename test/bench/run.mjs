@@ -156,13 +156,24 @@ L(`| (a) ${dispatch.tasks} worktrees created | ${sec(median(aG))} | ${sec(median
 L(`| (b) dispatch → all ${dispatch.tasks} agents \`system/init\` | ${sec(median(bGi))} | ${sec(median(bRi))} | **${ratios(bGi, bRi)}** | ${perRun(bGi, bRi)} |`);
 L(`| (b) dispatch → all ${dispatch.tasks} instances \`running\` (Grove) | ${sec(median(bGr))} | — | — | ${bGr.map(sec).join('; ')} |`);
 L(`| (b) of which: all ${dispatch.tasks} worktrees ready | ${sec(median(bGw))} | ${sec(median(bRw))} | ${ratios(bGw, bRw)} | ${perRun(bGw, bRw)} |`);
+const hist = (h) => Object.entries(h ?? {}).sort((x, y) => y[1] - x[1]).map(([k, v]) => `\`${k}\` ×${v}`).join(', ');
+const pool = dispatch.pool ?? [];
+if (pool.length) {
+  const pR = pool.map((p) => p.pooled.runningMs), fR = pool.map((p) => p.fresh.runningMs);
+  const pI = pool.map((p) => p.pooled.initMs), fI = pool.map((p) => p.fresh.initMs);
+  L(`| (c) dispatch with a warm pool: dispatch → agent process started (1 task, \`running\`), ${pool.length} runs | **${sec(median(pR))}** | without the pool: ${sec(median(fR))} | pool / no pool: **${ratios(pR, fR)}** | ${perRun(pR, fR)} |`);
+  L(`| (c) dispatch with a warm pool: dispatch → \`system/init\` (1 task) | ${sec(median(pI))} | without the pool: ${sec(median(fI))} | ${ratios(pI, fI)} | ${perRun(pI, fI)} |`);
+}
 L();
 const r1 = reps[0];
 L(`Target: Grove / raw ≤ 1.2. In run 1 alone the ratios were ${ratio(r1.a.grove, r1.a.raw)} (worktrees) and ${ratio(r1.b.grove.initMs, r1.b.raw.initMs)} (end to end); medians above. ` +
   `Generating the repository took ${sec(dispatch.generateMs)}. ` +
   'The end-to-end times are dominated by checking out 5,000 files per worktree while up to 8 CLIs start on 2 cores; that is why the worktree rows inside (b) are usually slower than (a) on both sides.');
 L();
-const hist = (h) => Object.entries(h ?? {}).sort((x, y) => y[1] - x[1]).map(([k, v]) => `\`${k}\` ×${v}`).join(', ');
+if (pool.length) {
+  L(`(c) With the warm pool (\`grove.worktreePool\` 1): the spare is made before the clock starts (the pool fills while nothing is dispatched); then \`fleet.dispatch(1 task)\` until the instance is \`running\` (its CLI process spawned), against the same single dispatch creating its worktree, alternating which goes first. Goal ≤ 0.5 s. Git processes of a pooled dispatch in run 1: ${hist(pool[0].pooled.gitCommands)}; without the pool: ${hist(pool[0].fresh.gitCommands)}.`);
+  L();
+}
 const gitTotal = (h) => Object.values(h ?? {}).reduce((x, y) => x + y, 0);
 if (r1.a.groveGit) {
   L(`Where Grove's extra time goes: git processes. To create ${dispatch.tasks} worktrees (a) Grove ran ${gitTotal(r1.a.groveGit)} git commands (${(gitTotal(r1.a.groveGit) / dispatch.tasks).toFixed(1)} per worktree: ${hist(r1.a.groveGit)}) against ${dispatch.tasks} for the raw loop; from dispatch to all agents started (b), ${gitTotal(r1.b.grove.gitCommands)} (${hist(r1.b.grove.gitCommands)}), the \`worktree lock\` of each started agent included. Five of them per worktree (\`for-each-ref\`, \`check-ref-format\`, \`worktree add\`, 2 × \`config\`) run inside the per-repository mutation queue, so they serialise; idle, each costs a few ms, but while CLIs start on the same 2 cores every process spawn is slow.`);

@@ -23,6 +23,14 @@ describe('settings', () => {
     }
   });
 
+  it('grove.worktreePool: 0 by default, 0 to 8, GROVE_WORKTREE_POOL in the CLI', () => {
+    assert.equal(defaultSettings().worktreePool, 0);
+    assert.equal(settingsFromEnvironment({ GROVE_WORKTREE_POOL: '3' }).settings.worktreePool, 3);
+    const tooMany = settingsFromEnvironment({ GROVE_WORKTREE_POOL: '9' });
+    assert.equal(tooMany.settings.worktreePool, 0);
+    assert.match(tooMany.problems.join('\n'), /GROVE_WORKTREE_POOL must be from 0 to 8, not 9/);
+  });
+
   it('defaults are valid and complete', () => {
     const d = defaultSettings();
     assert.equal(d.branchPrefix, 'grove');

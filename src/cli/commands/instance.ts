@@ -26,6 +26,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       const radar = list.flatMap((s) => overlapDetails({ overlaps: s.overlaps, base: s.baseOverlap }).map((l) => `  ${shortId(s.id)} ${s.title}: ${l}`));
       io.out(`${statusTable(list)}${radar.length ? `\n\nConflict radar:\n${radar.join('\n')}` : ''}`);
     }
+    if (!values.json && !positionals.length) {
+      // The warm pool's spares (records only: no git process).
+      const spares = (await ctx.grove.worktrees.pool.spares(ctx.repoRoot)).filter((s) => s.meta.spare.ready);
+      if (spares.length) io.out(`${spares.length} spare worktree${spares.length === 1 ? '' : 's'} ready (grove.worktreePool): ${spares.map((s) => `${s.path} (from ${s.meta.baseRef})`).join(', ')}`);
+    }
     return 0;
   } finally {
     await ctx.close();

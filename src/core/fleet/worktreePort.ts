@@ -14,6 +14,8 @@ export interface WorktreePortOptions {
   onOutput?(title: string, chunk: string): void;
   /** A worktree was created (the VS Code layer refreshes its view of the repository). */
   onCreated?(repoRoot: string): void;
+  /** A task's worktree was made while `grove.worktreePool` is on (from a spare or not): the pool may need a refill. */
+  onPoolUsed?(repoRoot: string, baseRef: string): void;
 }
 
 /**
@@ -34,6 +36,7 @@ export function worktreePort(worktrees: WorktreeManager, options: WorktreePortOp
         worktreeRoot: s.worktreeRoot,
         copyFiles: s.copyFiles,
         setupCommand: s.setupCommand,
+        fromPool: s.worktreePool > 0,
         signal: req.signal,
         onOutput: (chunk) => {
           appendSetupOutput(log, chunk);
@@ -41,6 +44,8 @@ export function worktreePort(worktrees: WorktreeManager, options: WorktreePortOp
         },
       });
       options.onCreated?.(req.repoRoot);
+      // A task started after another one is based on that task's branch: no pool for such a short-lived base.
+      if (s.worktreePool > 0 && !created.baseRef.startsWith(`${s.branchPrefix}/`)) options.onPoolUsed?.(req.repoRoot, created.baseRef);
       return {
         path: created.path, branch: created.branch, baseRef: created.baseRef, baseCommit: created.baseCommit, port: created.port,
         copiedFiles: created.copiedFiles,

@@ -13,12 +13,15 @@
  *
  * Git processes per create: one `for-each-ref`, one `update-ref`, one `worktree add` (plus the repository facts the
  * first time, see repositoryFacts.ts, and a `rev-parse` only for a base that is not a plain branch name).
+ *
+ * The same code makes the warm pool's spares ({@link createSpare}, worktreePool.ts): no branch, `worktree add
+ * --detach` at the base's tip, folder `spare`, `spare-2`…, recorded as a spare, provisioned the same way.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../util/logger';
-import type { ProcessProbe } from '../platform/processes';
+import type { ProcessIdentity, ProcessProbe } from '../platform/processes';
 import { isInside, normalizePath } from '../util/fsPaths';
 import { slugify, withSuffix } from '../util/slug';
 import { isValidBranchName, validateBranchPrefix } from '../util/branchNames';
@@ -26,8 +29,9 @@ import { creationLockFile, withFileLock } from './creationLock';
 import type { GitClient, LockedRepository } from './gitClient';
 import { GitError, isGitError } from './gitError';
 import { DEFAULT_PORT_BASE, allocatePort, copyIncludedFiles, runSetupCommand } from './provisioner';
-import { listRefs, localBranches, readHeadFile, readHeadWithGit, resolveFromRefs, type Head, type RepositoryFacts, type RepositoryFactsEntry } from './repositoryFacts';
-import { adminDirOf, deleteBranchRecord, readAdminDirs, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { listRefs, localBranches, readHeadFile, readHeadWithGit, resolveFromRefs, type Head, type RefMap, type RepositoryFacts, type RepositoryFactsEntry } from './repositoryFacts';
+import { adminDirOf, deleteBranchRecord, readAdminDirs, readMetadata, recipeOf, stamps, writeBranchRecord, writeMetadata, type WorktreeMetadata } from './worktreeRecords';
+import { uncommittedPaths } from './worktreeState';
 import type { CreateWorktreeOptions, CreatedWorktree } from './worktreeTypes';
 
 export interface CreateContext {
@@ -50,11 +54,33 @@ interface RollbackState {
   /** The branch this call created, and the commit it created it at. */
   branch?: string;
   branchTip?: string;
+  /** The new worktree's admin dir. */
+  adminDir?: string;
+}
+
+/** How a spare of the warm pool is made (see worktreePool.ts). */
+export interface SpareMode {
+  /** This process, recorded while it provisions the spare. */
+  filler: ProcessIdentity;
+  /** Asked under the creation lock: false when the pool is full already (another process filled it meanwhile). */
+  admit(): Promise<boolean>;
 }
 
 const cancelled = (cause?: unknown) => new GitError('Cancelled', { code: 'Cancelled', cause });
 
 export async function createWorktree(ctx: CreateContext, options: CreateWorktreeOptions): Promise<CreatedWorktree> {
+  return (await make(ctx, options))!;
+}
+
+/**
+ * A spare for the warm pool: a detached worktree at the base's tip, provisioned like a task's (a failed setup command
+ * removes it and rejects: a spare is never kept for inspection). Undefined when `spare.admit()` said the pool is full.
+ */
+export function createSpare(ctx: CreateContext, options: Omit<CreateWorktreeOptions, 'title' | 'instanceId' | 'branchPrefix'>, spare: SpareMode): Promise<CreatedWorktree | undefined> {
+  return make(ctx, { ...options, title: 'spare' }, spare);
+}
+
+async function make(ctx: CreateContext, options: CreateWorktreeOptions, spare?: SpareMode): Promise<CreatedWorktree | undefined> {
   const { signal, onOutput = () => {} } = options;
   if (signal?.aborted) throw cancelled();
   const prefix = (options.branchPrefix ?? 'grove').trim().replace(/^\/+|\/+$/g, '');
@@ -71,12 +97,13 @@ export async function createWorktree(ctx: CreateContext, options: CreateWorktree
   const state: RollbackState = { commonDir: facts.commonDir };
   const created = await ctx.git.exclusive(facts.root, (locked) => withFileLock(creationLockFile(facts.commonDir), async () => {
     try {
-      return await addWorktree(ctx, locked, facts, { prefix, baseSlug, baseRef: options.baseRef, worktreeRoot, instanceId: options.instanceId, signal }, state);
+      return await addWorktree(ctx, locked, facts, { prefix, baseSlug, baseRef: options.baseRef, worktreeRoot, instanceId: options.instanceId, spare, signal }, state);
     } catch (err) {
       await rollback(ctx, locked, facts.root, state);
       throw err;
     }
   }, { probe: ctx.probe, signal, timeoutMs: ctx.lockTimeoutMs }), signal);
+  if (!created) return undefined;
 
   try {
     const copiedFiles = await copyIncludedFiles(ctx.git, facts.root, created.path, options.copyFiles ?? [], signal);
@@ -89,13 +116,24 @@ export async function createWorktree(ctx: CreateContext, options: CreateWorktree
     let setupExitCode: number | null | undefined;
     if (options.setupCommand?.trim()) {
       onOutput(`$ ${options.setupCommand}\n`);
-      const env = { ...process.env, ...options.env, GROVE_PORT: String(created.port), GROVE_WORKTREE: created.path, GROVE_BRANCH: created.branch };
+      const env = { ...process.env, ...options.env, GROVE_PORT: String(created.port), GROVE_WORKTREE: created.path, GROVE_BRANCH: created.branch, ...(spare ? { GROVE_SPARE: '1' } : {}) };
       const result = await runSetupCommand(options.setupCommand, created.path, env, onOutput, signal);
       setupExitCode = result.exitCode;
       setupFailed = result.exitCode !== 0;
+      if (setupFailed && spare) {
+        throw new GitError(`The setup command failed (exit ${result.exitCode ?? result.signal}) in a spare worktree, which was removed.`, { code: 'Unknown' });
+      }
       if (setupFailed) {
         ctx.logger.warn(`setup command failed in ${created.path} (exit ${result.exitCode ?? result.signal}); worktree kept for inspection`);
       }
+    }
+    if (spare && state.adminDir) {
+      const meta = await readMetadata(state.adminDir);
+      if (!meta) throw new GitError(`The records of the spare ${created.path} are gone.`, { code: 'Unknown' });
+      const left = await uncommittedPaths(ctx.git, created.path, signal);
+      // What provisioning left, copies included: unchanged, none of it is work (spares.ts, worktreePool.ts).
+      const leftovers = await stamps(created.path, [...left.changed, ...left.untracked, ...copiedFiles.filter((f) => !f.endsWith('/'))]);
+      await writeMetadata(state.adminDir, { ...meta, spare: { ready: true, recipe: recipeOf(options), copiedFiles, ...(leftovers.length ? { leftovers } : {}) } });
     }
     return { ...created, copiedFiles, setupFailed, ...(setupExitCode !== undefined ? { setupExitCode } : {}) };
   } catch (err) {
@@ -109,10 +147,11 @@ async function addWorktree(
   ctx: CreateContext,
   locked: LockedRepository,
   repo: RepositoryFactsEntry,
-  o: { prefix: string; baseSlug: string; baseRef?: string; worktreeRoot: string; instanceId?: string; signal?: AbortSignal },
+  o: { prefix: string; baseSlug: string; baseRef?: string; worktreeRoot: string; instanceId?: string; spare?: SpareMode; signal?: AbortSignal },
   state: RollbackState,
-): Promise<Added> {
+): Promise<Added | undefined> {
   const { signal } = o;
+  if (o.spare && !(await o.spare.admit())) return undefined;
   const run = (args: string[], okExitCodes?: number[]) => locked.run(repo.root, args, { signal, ...(okExitCodes ? { okExitCodes } : {}) });
   const fileHead = readHeadFile(repo.gitDir);
   const head: Head = fileHead === 'unknown' ? await readHeadWithGit(ctx.git, repo.root, signal) : fileHead;
@@ -134,16 +173,7 @@ async function addWorktree(
   if (fs.existsSync(o.worktreeRoot) && !fs.statSync(o.worktreeRoot).isDirectory()) {
     throw new GitError(`The worktree folder ${o.worktreeRoot} exists and is not a folder.`, { code: 'PathExists' });
   }
-  const branches = localBranches(refs);
-  const existing = new Set(branches);
-  // `a/b` cannot coexist with a branch `a` or `a/b/c` (refs are files and folders).
-  const taken = (b: string) => existing.has(b) || branches.some((r) => r.startsWith(`${b}/`) || b.startsWith(`${r}/`));
-  if (o.prefix && branches.some((r) => `${o.prefix}/`.startsWith(`${r}/`))) {
-    throw new GitError(`A branch named '${branches.find((r) => `${o.prefix}/`.startsWith(`${r}/`))}' exists, so no branch '${o.prefix}/…' can be created; change the branch prefix.`, { code: 'BranchExists' });
-  }
-  if (!isValidBranchName(o.prefix ? `${o.prefix}/${o.baseSlug}` : o.baseSlug)) {
-    throw new GitError(`'${o.prefix}/${o.baseSlug}' is not a valid branch name; check the branch prefix '${o.prefix}'.`, { code: 'InvalidBranchName' });
-  }
+  const { existing, taken } = branchNames(refs, o.prefix, o.baseSlug);
   if (isInside(repo.mainWorktree, o.worktreeRoot) || isInside(repo.root, o.worktreeRoot)) {
     await excludeFromRepository(repo, o.worktreeRoot);
   }
@@ -156,8 +186,14 @@ async function addWorktree(
   for (let n = 1; ; n++) {
     if (n > 1000) throw new GitError(`No free name for '${o.baseSlug}'`, { code: 'BranchExists' });
     slug = withSuffix(o.baseSlug, n);
-    branch = o.prefix ? `${o.prefix}/${slug}` : slug;
     wtPath = path.join(o.worktreeRoot, slug);
+    if (o.spare) {
+      // No branch: the folder is the only claim.
+      if (fs.existsSync(wtPath) || !(await claimFolder(wtPath))) continue;
+      state.path = wtPath;
+      break;
+    }
+    branch = o.prefix ? `${o.prefix}/${slug}` : slug;
     if (taken(branch) || fs.existsSync(wtPath)) continue;
     if (!(await claimFolder(wtPath))) continue;
     state.path = wtPath;
@@ -179,24 +215,43 @@ async function addWorktree(
   const port = await allocatePort(repo.commonDir, ctx.portBase ?? DEFAULT_PORT_BASE);
   // The folder is ours and empty, which `worktree add` accepts; the branch exists already, so no `-b` (and no
   // upstream: a base such as `origin/main` must never become the agent branch's upstream).
-  await run(['worktree', 'add', wtPath, branch]);
+  await run(o.spare ? ['worktree', 'add', '--detach', wtPath, baseCommit] : ['worktree', 'add', wtPath, branch]);
   const adminDir = await adminDirOf(wtPath);
   if (!adminDir || !isInside(path.join(repo.commonDir, 'worktrees'), adminDir)) {
     throw new GitError(`git did not register the worktree ${wtPath}`, { code: 'Unknown' });
   }
+  state.adminDir = adminDir;
   const meta: WorktreeMetadata = {
     version: 1, managedBy: 'grove', slug, branch, baseRef, baseCommit, port, createdAt: Date.now(),
     ...(o.instanceId ? { instanceId: o.instanceId } : {}),
+    ...(o.spare ? { spare: { ready: false, filler: o.spare.filler } } : {}),
   };
   await writeMetadata(adminDir, meta);
-  await writeBranchRecord(repo.commonDir, meta);
+  if (!o.spare) await writeBranchRecord(repo.commonDir, meta);
   if (fs.existsSync(path.join(wtPath, '.gitmodules'))) {
     // `submodule init` writes submodule URLs to the shared config: under the creation lock, not with the clones.
     await locked.run(wtPath, ['submodule', 'init'], { signal });
   }
   if (signal?.aborted) throw cancelled();
-  ctx.logger.info(`created worktree ${wtPath} on ${branch} from ${baseRef} (${baseCommit.slice(0, 8)}), port ${port}`);
+  ctx.logger.info(`created ${o.spare ? 'spare ' : ''}worktree ${wtPath} on ${branch || 'a detached HEAD'} from ${baseRef} (${baseCommit.slice(0, 8)}), port ${port}`);
   return { path: normalizePath(wtPath), branch, slug, baseRef, baseCommit, port };
+}
+
+/**
+ * The local branches, and whether a task branch name is taken (`a/b` cannot coexist with a branch `a` or `a/b/c`:
+ * refs are files and folders). @throws GitError when no branch `<prefix>/<slug>` can be made at all.
+ */
+export function branchNames(refs: RefMap, prefix: string, baseSlug: string): { existing: Set<string>; taken(branch: string): boolean } {
+  const branches = localBranches(refs);
+  const existing = new Set(branches);
+  const taken = (b: string) => existing.has(b) || branches.some((r) => r.startsWith(`${b}/`) || b.startsWith(`${r}/`));
+  if (prefix && branches.some((r) => `${prefix}/`.startsWith(`${r}/`))) {
+    throw new GitError(`A branch named '${branches.find((r) => `${prefix}/`.startsWith(`${r}/`))}' exists, so no branch '${prefix}/…' can be created; change the branch prefix.`, { code: 'BranchExists' });
+  }
+  if (!isValidBranchName(prefix ? `${prefix}/${baseSlug}` : baseSlug)) {
+    throw new GitError(`'${prefix}/${baseSlug}' is not a valid branch name; check the branch prefix '${prefix}'.`, { code: 'InvalidBranchName' });
+  }
+  return { existing, taken };
 }
 
 /** Creates the folder, failing (false) if anything already exists there: the atomic claim of a name. */

@@ -15,6 +15,7 @@ import type { GitClient } from './gitClient';
 import { DEFAULT_PORT_BASE } from './provisioner';
 import { readHeadFile, readHeadWithGit, RepositoryFacts, type Head } from './repositoryFacts';
 import { createWorktree } from './worktreeCreate';
+import { WorktreePool } from './worktreePool';
 import { formatLockReason, parseLockOwner, type WorktreeEntry } from './worktreeParser';
 import { readAdminDirs } from './worktreeRecords';
 import { inspect, removeWorktree } from './worktreeRemoval';
@@ -55,6 +56,8 @@ export class WorktreeManager {
   private readonly lockTimeoutMs: number | undefined;
   /** Facts that do not change between two dispatches of one repository (see repositoryFacts.ts). */
   readonly facts: RepositoryFacts;
+  /** The warm pool's spares (worktreePool.ts); empty unless someone fills it. */
+  readonly pool: WorktreePool;
 
   constructor(
     private readonly git: GitClient,
@@ -65,6 +68,7 @@ export class WorktreeManager {
     this.probe = options.probe ?? localProbe;
     this.lockTimeoutMs = options.creationLockTimeoutMs;
     this.facts = new RepositoryFacts(git);
+    this.pool = new WorktreePool(this.createContext());
   }
 
   /**
@@ -110,9 +114,21 @@ export class WorktreeManager {
    *
    * Exception: a setup command that exits non-zero keeps the worktree and resolves with
    * `setupFailed: true` and `setupExitCode`, so the user can inspect it.
+   *
+   * `fromPool`: a spare of the warm pool for this repository and base is used when there is one (see
+   * {@link WorktreePool.take}); a fill of the pool in progress is stopped first either way.
    */
-  create(options: CreateWorktreeOptions): Promise<CreatedWorktree> {
-    return createWorktree({ git: this.git, facts: this.facts, logger: this.logger, portBase: this.portBase, probe: this.probe, lockTimeoutMs: this.lockTimeoutMs }, options);
+  async create(options: CreateWorktreeOptions): Promise<CreatedWorktree> {
+    await this.pool.pause();
+    if (options.fromPool) {
+      const spare = await this.pool.take(options);
+      if (spare) return spare;
+    }
+    return createWorktree(this.createContext(), options);
+  }
+
+  private createContext() {
+    return { git: this.git, facts: this.facts, logger: this.logger, portBase: this.portBase, probe: this.probe, lockTimeoutMs: this.lockTimeoutMs };
   }
 
   /** Every worktree of the repository with its state; per-worktree reads run concurrently. */
@@ -138,6 +154,7 @@ export class WorktreeManager {
       isMain,
       bare: entry.bare,
       managedByGrove: !!meta,
+      ...(meta?.spare ? { spare: true } : {}),
       slug: meta?.slug,
       port: meta?.port,
       baseRef: base?.ref,

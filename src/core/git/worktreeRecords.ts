@@ -13,10 +13,11 @@
  * Older Grove versions wrote `branch.<b>.groveBase` / `groveBaseCommit`: those are still READ
  * ({@link readLegacyBases}), never written.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { groveDir } from '../paths';
+import type { ProcessIdentity } from '../platform/processes';
 import { PathMap } from '../util/fsPaths';
 import type { GitClient } from './gitClient';
 
@@ -33,6 +34,31 @@ export interface WorktreeMetadata {
   createdAt: number;
   /** The fleet instance the worktree was made for, when the caller said. */
   instanceId?: string;
+  /**
+   * A spare of the warm pool (worktreePool.ts): detached at `baseCommit`, with no task branch (`branch` is '').
+   * `ready` once provisioned; until then `filler` is the process provisioning it.
+   */
+  spare?: SpareRecord;
+}
+
+export interface SpareRecord {
+  ready: boolean;
+  /** How it was provisioned ({@link recipeOf}): a spare made with other settings is not used, and removed. */
+  recipe?: string;
+  filler?: ProcessIdentity;
+  /** What provisioning copied in (refreshed from the main checkout when the spare is taken). */
+  copiedFiles?: string[];
+  /**
+   * The changed and untracked files provisioning left (the setup command's output), as it left them: these are not
+   * work as long as they are unchanged (same size and modification time).
+   */
+  leftovers?: FileStamp[];
+}
+
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
 }
 
 export const METADATA_FILE = 'grove.json';
@@ -130,6 +156,29 @@ async function readRecord(file: string): Promise<WorktreeMetadata | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A fingerprint of the provisioning settings (copy patterns, setup command). Pure. */
+export function recipeOf(o: { copyFiles?: readonly string[]; setupCommand?: string }): string {
+  return createHash('sha256').update(JSON.stringify([o.copyFiles ?? [], o.setupCommand?.trim() ?? ''])).digest('hex').slice(0, 16);
+}
+
+/** Size and modification time of files (relative to `root`); a file that cannot be read is left out. */
+export async function stamps(root: string, files: readonly string[]): Promise<FileStamp[]> {
+  const out: FileStamp[] = [];
+  for (const rel of files) {
+    const st = await fs.promises.lstat(path.join(root, rel)).catch(() => undefined);
+    if (st) out.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+/** The files of `files` that are not exactly as `stamps` recorded them (changed, or not recorded at all). */
+export async function unstamped(root: string, files: readonly string[], recorded: readonly FileStamp[] = []): Promise<string[]> {
+  const byPath = new Map(recorded.map((r) => [r.path, r]));
+  const now = await stamps(root, files.filter((f) => byPath.has(f)));
+  const same = new Set(now.filter((n) => byPath.get(n.path)?.size === n.size && byPath.get(n.path)?.mtimeMs === n.mtimeMs).map((n) => n.path));
+  return files.filter((f) => !same.has(f));
 }
 
 /** Write-then-rename, so that a reader never sees half a file; the temporary name is private to this call. */

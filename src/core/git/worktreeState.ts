@@ -66,7 +66,7 @@ export function legacyBasesOnce(git: GitClient, cwd: string, signal?: AbortSigna
 /** What Grove knows about the worktree's task: grove.json, else the task branch's record, else legacy config. */
 export async function taskRecordOf(commonDir: string, entry: WorktreeEntry, adminDirs: Map<string, string>, legacy: LegacyBases): Promise<TaskRecord> {
   const meta = await readMetadata(adminDirs.get(entry.path));
-  if (meta) return { meta, taskBranch: meta.branch, base: { ref: meta.baseRef, commit: meta.baseCommit }, instanceId: meta.instanceId };
+  if (meta) return { meta, ...(meta.branch ? { taskBranch: meta.branch } : {}), base: { ref: meta.baseRef, commit: meta.baseCommit }, instanceId: meta.instanceId };
   if (!entry.branch) return {};
   const record = await readBranchRecord(commonDir, entry.branch);
   if (record) return { taskBranch: record.branch, base: { ref: record.baseRef, commit: record.baseCommit }, instanceId: record.instanceId };

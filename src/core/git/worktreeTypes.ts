@@ -37,6 +37,8 @@ export interface CreateWorktreeOptions {
   env?: Record<string, string>;
   /** The fleet instance the worktree is for; recorded in its metadata. */
   instanceId?: string;
+  /** Take a spare of the warm pool (worktreePool.ts) for this repository and base when there is one. */
+  fromPool?: boolean;
   signal?: AbortSignal;
   /** Output of submodule initialisation and of the setup command, as it arrives. */
   onOutput?: (chunk: string) => void;
@@ -70,6 +72,8 @@ export interface WorktreeInfo {
   isMain: boolean;
   bare: boolean;
   managedByGrove: boolean;
+  /** A spare of the warm pool (worktreePool.ts): detached at its base's tip, waiting for a dispatch. */
+  spare?: boolean;
   slug?: string;
   port?: number;
   baseRef?: string;

@@ -134,6 +134,7 @@ export function worktreeItem(wtPath: string, wt: WorktreeInfo | undefined, expan
   const tip = new vscode.MarkdownString(undefined, true);
   tip.appendMarkdown(`**${escapeMd(label)}**${wt.managedByGrove ? '' : ' — made outside Grove'}\n\n`);
   tip.appendMarkdown(`${escapeMd(wt.path)}\n\n`);
+  if (wt.spare) tip.appendMarkdown('A spare of the warm pool (`grove.worktreePool`): the next dispatch from this base starts here.\n\n');
   if (wt.baseRef) tip.appendMarkdown(`Based on \`${wt.baseRef}\`${wt.ahead !== undefined ? `: ${wt.ahead} ahead, ${wt.behind} behind` : ''}\n\n`);
   if (wt.changedFiles) tip.appendMarkdown(`${wt.changedFiles} uncommitted or untracked file(s)\n\n`);
   if (wt.port) tip.appendMarkdown(`GROVE_PORT ${wt.port}\n\n`);
@@ -146,6 +147,7 @@ export function worktreeItem(wtPath: string, wt: WorktreeInfo | undefined, expan
 export function describeWorktree(wt: WorktreeInfo, stat?: { insertions: number; deletions: number }): string {
   if (wt.stale) return 'stale — folder deleted';
   const parts: string[] = [];
+  if (wt.spare) parts.push('spare');
   if (wt.baseRef) parts.push(`from ${wt.baseRef}`);
   if (wt.ahead !== undefined && wt.behind !== undefined && (wt.ahead || wt.behind)) parts.push(`↑${wt.ahead} ↓${wt.behind}`);
   if (wt.changedFiles) parts.push(`${wt.changedFiles} changed`);

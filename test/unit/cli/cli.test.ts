@@ -5,6 +5,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Fleet } from '../../../src/core/fleet/fleet';
+import { GitClient } from '../../../src/core/git/gitClient';
+import { readSpares } from '../../../src/core/git/spares';
+import { WorktreeManager } from '../../../src/core/git/worktreeManager';
 import { currentProcess } from '../../../src/core/platform/processes';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
@@ -69,6 +72,23 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
+
+  it('GROVE_WORKTREE_POOL: grove status lists the spare, a dispatch runs its agent in it, and no half-made spare is left', async () => {
+    const manager = new WorktreeManager(new GitClient({ env: gitTestEnv }));
+    // The CLI's default grove.copyFiles: the spare is provisioned the way the CLI would provision it.
+    const [spare] = (await manager.pool.reconcile({ repoRoot: repo, size: 1, copyFiles: ['.env', '.env.*'] })).created;
+    env = { ...env, GROVE_WORKTREE_POOL: '1' };
+    const table = await grove('status');
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`1 spare worktree ready \\(grove\\.worktreePool\\): ${spare!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(from main\\)`));
+    const d = await grove('dispatch', '--prompt', 'Create pooled.txt', '--title', 'Pooled', '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const [inst] = (JSON.parse(d.stdout) as { instances: InstanceSnapshot[] }).instances;
+    assert.deepEqual([inst!.state, inst!.worktreePath, inst!.branch], ['done', spare, 'grove/pooled']);
+    assert.equal(fs.readFileSync(path.join(spare!, 'pooled.txt'), 'utf8'), 'pooled\n');
+    const commonDir = git(repo, 'rev-parse', '--path-format=absolute', '--git-common-dir');
+    assert.ok((await readSpares(commonDir)).every((s) => s.meta.spare.ready), 'a refill cut short by the exit was rolled back');
+  });
 
   it('dispatches a plan of 3 tasks to done, lists, reviews, merges one, and refuses to remove unmerged work without --force', async () => {
     const plan = path.join(repos.dir('plans'), 'plan.md');

@@ -65,6 +65,21 @@ describe('git processes per dispatch (issue 17 item 1)', function () {
     assert.equal(client.take().length, 4);
   });
 
+  it('a dispatch from a warm pool runs 3 git processes: for-each-ref, status, checkout -b (and merge-base when the base moved)', async () => {
+    const root = repos.create();
+    const client = new CountingGit({ env: gitTestEnv });
+    const manager = new WorktreeManager(client);
+    await manager.pool.reconcile({ repoRoot: root, size: 2 });
+    client.take();
+    const wt = await manager.create({ repoRoot: root, title: 'pooled', fromPool: true });
+    const warm = client.take();
+    assert.deepEqual(warm.map((c) => c.split(' ').slice(0, 2).join(' ')), ['for-each-ref --format=%(objectname)', 'status --porcelain=v1', 'checkout -q'], warm.join('\n'));
+    assert.equal(git(wt.path, 'symbolic-ref', '--short', 'HEAD'), 'grove/pooled');
+    commit(root, 'moved', { 'm.txt': 'm' });
+    await manager.create({ repoRoot: root, title: 'pooled after a move', fromPool: true });
+    assert.deepEqual(client.take().map((c) => c.split(' ')[0]), ['for-each-ref', 'status', 'merge-base', 'checkout']);
+  });
+
   it('resolveRepository runs one git process once the repository is known; a moved HEAD is seen', async () => {
     const root = repos.create();
     const client = new CountingGit({ env: gitTestEnv });
