@@ -31,6 +31,7 @@ import { attemptContribution } from './vscode/tree/attemptRows';
 import { radarNotifications } from './vscode/radarNotifications';
 import { registerConventions } from './vscode/conventions/registerConventions';
 import { registerLanguageModelTools } from './vscode/lmTools';
+import { registerMcpServers } from './vscode/mcpServer';
 
 export type { GroveApi } from './vscode/api';
 
@@ -139,6 +140,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   context.subscriptions.push(...registerConventions(fleet, { demoModel }));
   // Agent sessions inside VS Code can dispatch, wait for, review and land Grove agents (where lm tools exist).
   context.subscriptions.push(...registerLanguageModelTools(services));
+  context.subscriptions.push(...registerMcpServers(context.extensionPath, context.extension.packageJSON.version as string, repos));
 
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {

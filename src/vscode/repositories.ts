@@ -46,6 +46,11 @@ export class WorkspaceRepositories extends Disposable {
     return this.tracker.repositories();
   }
 
+  /** The repositories found so far, without discovering (empty before the first discovery). */
+  repositoriesNow(): RepositoryState[] {
+    return this.tracker.repositories();
+  }
+
   /** Lines added/removed since the worktree's merge-base with its base, as of the last refresh. */
   diffStat(worktreePath: string): DiffStat | undefined {
     return this.tracker.diffStat(worktreePath);
