@@ -8,7 +8,7 @@ import { GitError } from './gitError';
 import { cleanPerms } from './snapshotFiles';
 import { addToTree, branchConfig, detectSyncState, listStateFiles, locate, revParse } from './snapshotRepo';
 import { CHECKPOINT_REF_PREFIX, GROVE_METADATA, IDENTITY, SNAPSHOT_REF_PREFIX, isWindows, type Captured, type DirtyFile, type RestoreData, type Run, type SnapshotContext, type SnapshotKind, type SnapshotMeta } from './snapshotTypes';
-import { copyIfExists, existingCommits, hashFiles, inChunks, lstatOrUndefined, parseStage, parseStatus, readText, safeRelative, throwIfAborted, unique, withTemp } from './snapshotUtil';
+import { copyIndex, existingCommits, hashFiles, inChunks, lstatOrUndefined, parseStage, parseStatus, readText, safeRelative, throwIfAborted, unique, withTemp } from './snapshotUtil';
 
 export async function capture(ctx: SnapshotContext, run: Run, worktreePath: string, o: {
   ref: string; kind: SnapshotKind; reason: string; instanceId?: string; title?: string; turn?: number; phase?: SnapshotMeta['phase'];
@@ -29,8 +29,8 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
   return withTemp(async (tmp) => {
     const rawIndex = path.join(tmp, 'raw.index');
     const workIndex = path.join(tmp, 'work.index');
-    const hasIndex = await copyIfExists(indexFile, rawIndex);
-    if (hasIndex) await fs.promises.copyFile(rawIndex, workIndex);
+    const hasIndex = await copyIndex(indexFile, rawIndex);
+    if (hasIndex) await copyIndex(indexFile, workIndex);
     const withIndex = (file: string): GitCallOptions => ({ signal, env: { GIT_INDEX_FILE: file } });
 
     // 1. What is in the index, and what differs on disk.

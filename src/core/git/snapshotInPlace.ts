@@ -7,7 +7,7 @@ import { normalizePath } from './provisioner';
 import { chmodIfNeeded, indexModes, removeFile, unpackBlob, writeDirty, writeState } from './snapshotFiles';
 import { branchConflict, checkedOutIn, locate, revParse } from './snapshotRepo';
 import { GROVE_METADATA, isWindows, type CommonOptions, type DirtyFile, type RestoreData, type Run, type SnapshotContext, type Target } from './snapshotTypes';
-import { copyIfExists, inChunks, lstatOrUndefined, parseRawDiff, unique, withTemp } from './snapshotUtil';
+import { copyIndex, inChunks, lstatOrUndefined, parseRawDiff, unique, withTemp } from './snapshotUtil';
 import { capture } from './snapshotCapture';
 
 /**
@@ -94,7 +94,7 @@ export async function transform(ctx: SnapshotContext, run: Run, top: string, fro
         await fs.promises.copyFile(await unpackBlob(run, commonDir, tmp, data.index, signal), newIndex);
       } else if (data.indexTree) {
         // From the current index, so that entries that stay the same keep their stat data (`git status` stays fast).
-        await copyIfExists(indexFile, newIndex);
+        await copyIndex(indexFile, newIndex);
         await run(top, ['read-tree', '--reset', data.indexTree], { signal, env: { GIT_INDEX_FILE: newIndex } });
       }
 

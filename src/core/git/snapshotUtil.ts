@@ -41,6 +41,19 @@ export async function copyIfExists(from: string, to: string): Promise<boolean> {
   }
 }
 
+/**
+ * Copies an index file keeping its modification time: git trusts an entry's stat data only when the file was
+ * changed before the index was written ("racy git"); a copy stamped now would make a same-size change made in the
+ * index's last second look clean (and be lost). Rounded down, which only makes more entries racy (compared).
+ */
+export async function copyIndex(from: string, to: string): Promise<boolean> {
+  if (!(await copyIfExists(from, to))) return false;
+  const stat = await fs.promises.stat(from);
+  const mtime = Math.floor(stat.mtimeMs) / 1000;
+  await fs.promises.utimes(to, mtime, mtime);
+  return true;
+}
+
 export async function lstatOrUndefined(p: string): Promise<fs.Stats | undefined> {
   try {
     return await fs.promises.lstat(p);
