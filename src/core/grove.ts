@@ -13,6 +13,7 @@ import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
 import { MergeService } from './git/mergeService';
+import { Snapshots, type SnapshotsOptions } from './git/snapshots';
 import { WorktreeManager } from './git/worktreeManager';
 import type { DriverKind, DriverIdentity, InstanceSnapshot } from './model';
 import { instanceLogPath } from './paths';
@@ -53,12 +54,16 @@ export interface GroveHost {
   fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number; backoffMs?: (attempt: number) => number };
   /** Available memory in MB (default: this machine's; tests inject their own). */
   memory?: () => number | undefined;
+  /** The snapshot engine's clock and size limit (tests). */
+  snapshots?: Pick<SnapshotsOptions, 'now' | 'sizeLimitBytes'>;
 }
 
 export class Grove extends Disposable {
   readonly git: GitClient;
   readonly worktrees: WorktreeManager;
   readonly merges: MergeService;
+  /** Snapshots before destructive steps (Recently Removed) and checkpoints; see flows/restore. */
+  readonly snapshots: Snapshots;
   readonly fleet: Fleet;
   readonly agents: AgentPort;
   readonly self: DriverIdentity;
@@ -75,6 +80,7 @@ export class Grove extends Disposable {
     this.git = new GitClient({ logger: this.logger, ...(host.gitEnv ? { env: host.gitEnv } : {}) });
     this.worktrees = new WorktreeManager(this.git, { logger: this.logger });
     this.merges = new MergeService(this.git, this.logger);
+    this.snapshots = new Snapshots(this.git, { logger: this.logger, ...host.snapshots });
     this.agents = host.agents({
       git: this.git,
       worktrees: this.worktrees,
