@@ -9,6 +9,7 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
+import { restoreCommand, snapshotsCommand } from './commands/restore';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -33,6 +34,11 @@ Usage:
   grove merge <id> [--strategy merge|squash|rebase] [--commit] [--cleanup|--keep]
                                          Preflight (conflicts, your checkout, GROVE_CHECK_COMMAND), then merge
   grove remove <id> [--force] [--delete-branch]
+  grove snapshots [--prune] [--json]     Recently Removed: the snapshot Grove records before every remove, branch
+                                         deletion, sync abort and cleanup (kept GROVE_SNAPSHOT_RETENTION_DAYS days)
+  grove restore <id> [--branch NAME|--detach] [--path DIR]
+                                         Brings a snapshot's worktree (or branch) back exactly; a worktree that
+                                         still exists is restored in place (and that is undoable)
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
 
@@ -61,6 +67,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   remove: removeCommand,
   rm: removeCommand,
   log: logCommand,
+  snapshots: snapshotsCommand,
+  restore: restoreCommand,
   mcp: mcpCommand,
 };
 

@@ -15,6 +15,7 @@ import { dispatch } from '../core/flows/dispatch';
 import { followUp, stop } from '../core/flows/instances';
 import { merge } from '../core/flows/merge';
 import { remove } from '../core/flows/remove';
+import { listSnapshots, restoreSnapshot } from '../core/flows/restore';
 import { review } from '../core/flows/review';
 import { transcript } from '../core/flows/worktrees';
 import { isActive } from '../core/fleet/instance';
@@ -156,6 +157,34 @@ export const TOOLS: Tool[] = [
     },
     async run(g, a) {
       return remove(g.grove, { id: g.resolve(str(a.id, 'id')).id, force: a.force === true, deleteBranch: a.deleteBranch === true });
+    },
+  },
+  {
+    name: 'grove_snapshots',
+    description: 'Recently Removed: the snapshots Grove recorded before removing a worktree (even with force), deleting a branch, aborting a sync or cleaning up after a merge, newest first. Each holds HEAD, the branch, the index, tracked, untracked and listed ignored files; grove_restore brings one back. Kept grove.snapshotRetentionDays days (default 14).',
+    inputSchema: { type: 'object', properties: {} },
+    async run(g) {
+      return { snapshots: await listSnapshots(g.grove, [g.repoRoot]) };
+    },
+  },
+  {
+    name: 'grove_restore',
+    description: 'Restore a snapshot from grove_snapshots exactly: recreates the removed worktree at its path (or a free sibling) on its branch, or the deleted branch; a worktree that still exists is restored in place and the state it replaced becomes a new snapshot (returned as undoId). A branch that moved since is never moved back: give branchName or detach.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        id: { type: 'string', description: 'The snapshot id, as grove_snapshots lists it (e.g. 20250101-120000-a1b2c3)' },
+        branchName: { type: 'string', description: 'Restore on this new branch instead of the recorded one (when that one moved since)' },
+        detach: { type: 'boolean', description: 'Restore with a detached HEAD at the recorded commit instead of on a branch' },
+        path: { type: 'string', description: 'Recreate the worktree in this folder instead of its recorded path' },
+      },
+      required: ['id'],
+    },
+    async run(g, a) {
+      const branchName = opt(a.branchName, 'branchName');
+      const where = opt(a.path, 'path');
+      if (branchName && a.detach === true) throw new UsageError('give branchName or detach, not both');
+      return restoreSnapshot(g.grove, { repoRoot: g.repoRoot, id: str(a.id, 'id'), ...(branchName ? { branchName } : {}), ...(a.detach === true ? { detach: true } : {}), ...(where ? { path: path.resolve(g.repoRoot, where) } : {}) });
     },
   },
   {

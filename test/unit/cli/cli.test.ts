@@ -9,6 +9,7 @@ import { currentProcess } from '../../../src/core/platform/processes';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
+import { fingerprint } from '../../support/worktreeFingerprint';
 import { hang, ScriptedModel, text, write, type ScriptRule } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
@@ -151,6 +152,47 @@ describe('grove CLI (real Claude CLI)', function () {
     } finally {
       fleet.dispose();
     }
+  });
+
+  it('remove --force --delete-branch, then grove snapshots and grove restore <id>: the worktree and branch come back byte for byte', async () => {
+    fs.writeFileSync(path.join(repo, '.gitignore'), '.env.local\n');
+    git(repo, 'add', '.gitignore');
+    git(repo, 'commit', '-qm', 'ignore .env.local');
+    const d = await grove('dispatch', '--prompt', 'Create omega.txt', '--title', 'Omega', '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const [omega] = (JSON.parse(d.stdout) as { instances: InstanceSnapshot[] }).instances;
+    const wt = omega!.worktreePath;
+    git(wt, 'add', 'omega.txt');
+    git(wt, 'commit', '-qm', 'omega');
+    fs.writeFileSync(path.join(wt, 'README.md'), '# demo\nedited, not committed\n');
+    fs.writeFileSync(path.join(wt, 'scratch.md'), 'untracked notes\n');
+    fs.writeFileSync(path.join(wt, '.env.local'), 'SECRET=1\n', { mode: 0o600 });
+    const before = fingerprint(wt);
+    const tip = git(wt, 'rev-parse', 'HEAD');
+
+    const removed = await grove('remove', 'Omega', '--force', '--delete-branch');
+    assert.equal(removed.code, 0, removed.stderr);
+    const restorable = /Restorable: grove restore (\S+)/.exec(removed.stderr);
+    assert.ok(restorable, removed.stderr);
+    assert.ok(!fs.existsSync(wt));
+    assert.equal(git(repo, 'branch', '--list', omega!.branch), '');
+
+    const listed = await grove('snapshots', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const [snap] = JSON.parse(listed.stdout) as Array<{ id: string; reason: string; title: string; worktreePath: string }>;
+    assert.deepEqual([snap!.id, snap!.reason, snap!.title, snap!.worktreePath], [restorable[1], 'remove --force, delete branch', 'Omega', wt]);
+    const table = await grove('snapshots');
+    assert.match(table.stdout, new RegExp(`^${snap!.id}\\s+Omega\\s+worktree\\s+remove --force, delete branch`, 'm'));
+
+    const missing = await grove('restore', 'no-such-id');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /There is no snapshot no-such-id/);
+
+    const r = await grove('restore', snap!.id);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Restored the worktree ${wt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} on ${omega!.branch} from ${snap!.id}`));
+    assert.equal(git(repo, 'rev-parse', omega!.branch), tip);
+    assert.deepEqual(fingerprint(wt), before);
   });
 
   it('stops an agent driven by another grove process, which records it stopped', async () => {

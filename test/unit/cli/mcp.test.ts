@@ -82,7 +82,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const { result } = await mcp.request('tools/list');
     const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
-    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']);
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_snapshots', 'grove_restore', 'grove_log']);
     for (const t of result.tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 20, t.name);
@@ -91,7 +91,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
-    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
+    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_restore', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
 
     const empty = await mcp.call('grove_status', {});
     assert.equal(empty.isError, false);
@@ -123,6 +123,21 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     const merged = await mcp.call('grove_merge', { id: inst.id, commit: true });
     assert.equal(merged.isError, false, merged.text);
     assert.equal(git(repo, 'show', 'main:delta.txt'), 'delta');
+
+    // Remove with force is restorable: grove_snapshots lists it, grove_restore brings the worktree back as it was.
+    fs.writeFileSync(path.join(now.worktreePath, 'notes.md'), 'not committed\n');
+    const removed = await mcp.call('grove_remove', { id: inst.id, force: true });
+    assert.equal(removed.isError, false, removed.text);
+    assert.ok(!fs.existsSync(now.worktreePath));
+    const snaps = await mcp.call('grove_snapshots', {});
+    assert.equal(snaps.isError, false, snaps.text);
+    assert.equal(snaps.data.snapshots[0].id, removed.data.snapshotId);
+    assert.equal(snaps.data.snapshots[0].reason, 'remove --force');
+    const restored = await mcp.call('grove_restore', { id: removed.data.snapshotId });
+    assert.equal(restored.isError, false, restored.text);
+    assert.equal(restored.data.worktreePath, now.worktreePath);
+    assert.equal(fs.readFileSync(path.join(now.worktreePath, 'notes.md'), 'utf8'), 'not committed\n');
+    assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
 
     const bad = await mcp.call('grove_follow_up', { id: inst.id });
     assert.equal(bad.isError, true);
