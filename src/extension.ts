@@ -7,6 +7,7 @@ import { createApi, type GroveApi } from './vscode/api';
 import { dispatchCommands } from './vscode/commands/dispatchCommands';
 import { instanceCommands } from './vscode/commands/instanceCommands';
 import { registerCommands } from './vscode/commands/register';
+import { restoreCommands } from './vscode/commands/restoreCommands';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
 import { LOG_SCHEME, LogDocumentProvider } from './vscode/logDocument';
@@ -23,6 +24,7 @@ import { AgentMemory } from './vscode/tree/agentMemory';
 import { ClaudeSessionsModel } from './vscode/claudeSessions';
 import { resolveClaudeExecutable } from './core/agents/agentProcess';
 import { AgentsTreeProvider } from './vscode/tree/agentsTree';
+import { RecentlyRemoved } from './vscode/tree/recentlyRemoved';
 import { registerConventions } from './vscode/conventions/registerConventions';
 
 export type { GroveApi } from './vscode/api';
@@ -57,6 +59,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   const claudeSessions = new ClaudeSessionsModel(fleet);
   const memory = new AgentMemory(() => fleet.instances());
   const tree = new AgentsTreeProvider(repos, fleet, repos, review, claudeSessions, memory);
+  const recentlyRemoved = new RecentlyRemoved(grove, repos, log);
+  context.subscriptions.push(recentlyRemoved, tree.contribute(recentlyRemoved));
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -101,6 +105,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...dispatchCommands(services),
       ...instanceCommands(services, agents),
       ...reviewCommands(services, merges, review),
+      ...restoreCommands(services, recentlyRemoved),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);
@@ -123,6 +128,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     const roots = (await repos.repositories()).map((r) => r.info.mainWorktree);
     await grove.recover(roots);
     await agents.reattachTerminals(fleet);
+    await recentlyRemoved.refresh();
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);
     review.setVisible(view.visible);

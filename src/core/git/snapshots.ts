@@ -73,6 +73,7 @@
  * snapshotRepo (repository facts), snapshotUtil (helpers). This class is the one entry point.
  */
 import { randomBytes } from 'node:crypto';
+import { Emitter, type Event } from '../util/event';
 import { nullLogger } from '../util/logger';
 import { parseNameStatus, parseNumstat, type ChangedFile } from './changes';
 import type { GitClient } from './gitClient';
@@ -98,6 +99,9 @@ export {
 
 export class Snapshots {
   private readonly ctx: SnapshotContext;
+  private readonly changes = new Emitter<{ path: string }>();
+  /** Snapshots or checkpoints may have changed (recorded, restored, pruned, dropped) in the repository of `path`. */
+  readonly onDidChange: Event<{ path: string }> = this.changes.event;
 
   constructor(private readonly git: GitClient, options: SnapshotsOptions = {}) {
     this.ctx = {
@@ -325,9 +329,14 @@ export class Snapshots {
 
   private readonly read: Run = (cwd, args, options) => this.git.read(cwd, args, options);
 
-  private withRepo<T>(cwd: string, o: CommonOptions, fn: (run: Run) => Promise<T>): Promise<T> {
-    if (o.locked) return fn((dir, args, options) => o.locked!.run(dir, args, options));
-    return this.git.exclusive(cwd, (repo) => fn((dir, args, options) => repo.run(dir, args, options)), o.signal);
+  /** Every step that writes refs goes through here; listeners hear of it once it is done (or failed). */
+  private async withRepo<T>(cwd: string, o: CommonOptions, fn: (run: Run) => Promise<T>): Promise<T> {
+    try {
+      if (o.locked) return await fn((dir, args, options) => o.locked!.run(dir, args, options));
+      return await this.git.exclusive(cwd, (repo) => fn((dir, args, options) => repo.run(dir, args, options)), o.signal);
+    } finally {
+      this.changes.fire({ path: cwd });
+    }
   }
 
   private newId(): string {
