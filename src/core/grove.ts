@@ -12,6 +12,7 @@ import { continuationPrompt } from './fleet/continuation';
 import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
+import { listIgnoredWork } from './git/ignoredFiles';
 import { MergeService } from './git/mergeService';
 import { Snapshots, type SnapshotsOptions } from './git/snapshots';
 import { WorktreeManager } from './git/worktreeManager';
@@ -110,6 +111,10 @@ export class Grove extends Disposable {
           onCreated: (r) => host.onWorktreeCreated?.(r),
         }),
         agents: this.agents,
+        checkpoints: {
+          beforeFirstTurn: (i) => this.checkpointTurn(i, 'first'),
+          turnEnded: (i) => this.checkpointTurn(i, 'next'),
+        },
       },
       {
         self: this.self,
@@ -197,6 +202,21 @@ export class Grove extends Disposable {
   recover(repoRoots: readonly string[]): Promise<InstanceSnapshot[]> {
     for (const r of repoRoots) void this.commonDir(r);
     return this.fleet.recover(repoRoots);
+  }
+
+  /**
+   * A checkpoint of an agent's worktree at a turn boundary (`refs/grove/checkpoints/<id>/<turn>`, nothing on its
+   * branch): turn 0 before the first prompt, then one per turn's end, numbered after the last one recorded.
+   */
+  private async checkpointTurn(inst: InstanceSnapshot, which: 'first' | 'next'): Promise<void> {
+    if (!inst.worktreePath || !fs.existsSync(inst.worktreePath)) return;
+    let turn = 0;
+    if (which === 'next') {
+      const ends = (await this.snapshots.checkpoints(inst.repoRoot, inst.id)).filter((c) => c.phase === 'end');
+      turn = ends.length ? Math.max(...ends.map((c) => c.turn ?? 0)) + 1 : 1;
+    }
+    const ignored = (await listIgnoredWork(this.git, inst.worktreePath, { copyPatterns: this.host.settings(inst.repoRoot).copyFiles })).filter((e) => !e.repository);
+    await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored });
   }
 
   async close(): Promise<void> {
