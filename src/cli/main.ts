@@ -9,7 +9,7 @@ import { CliError, parse, UsageError } from './args';
 import { dispatchCommand, followUpCommand } from './commands/dispatch';
 import { openContext, settingsOf, type Io } from './commands/common';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
-import { restoreCommand, snapshotsCommand } from './commands/restore';
+import { restoreCommand, revertCommand, snapshotsCommand, turnsCommand } from './commands/restore';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -39,6 +39,9 @@ Usage:
   grove restore <id> [--branch NAME|--detach] [--path DIR]
                                          Brings a snapshot's worktree (or branch) back exactly; a worktree that
                                          still exists is restored in place (and that is undoable)
+  grove turns <id> [--json]              The checkpoint Grove records at each turn's end, and what each turn changed
+  grove revert <id> --before-turn N [--yes]
+                                         The worktree back to before turn N (lists what goes; --yes confirms)
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
 
@@ -69,6 +72,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   log: logCommand,
   snapshots: snapshotsCommand,
   restore: restoreCommand,
+  turns: turnsCommand,
+  revert: revertCommand,
   mcp: mcpCommand,
 };
 

@@ -72,6 +72,7 @@ export class Grove extends Disposable {
   /** The start rules besides the cap: rate limits per account, the daily budget, free memory. */
   readonly scheduler: Scheduler;
   private readonly commonDirs = new Map<string, string>();
+  private readonly pendingCheckpoints = new Set<Promise<void>>();
 
   constructor(private readonly host: GroveHost) {
     super();
@@ -112,8 +113,8 @@ export class Grove extends Disposable {
         }),
         agents: this.agents,
         checkpoints: {
-          beforeFirstTurn: (i) => this.checkpointTurn(i, 'first'),
-          turnEnded: (i) => this.checkpointTurn(i, 'next'),
+          beforeFirstTurn: (i) => this.tracked(this.checkpointTurn(i, 'first')),
+          turnEnded: (i) => this.tracked(this.checkpointTurn(i, 'next')),
         },
       },
       {
@@ -219,7 +220,14 @@ export class Grove extends Disposable {
     await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored });
   }
 
+  /** Checkpoints being recorded: close() waits for them (a CLI run must not exit in the middle of one). */
+  private tracked(p: Promise<void>): Promise<void> {
+    this.pendingCheckpoints.add(p);
+    return p.finally(() => this.pendingCheckpoints.delete(p));
+  }
+
   async close(): Promise<void> {
+    await Promise.allSettled([...this.pendingCheckpoints]);
     await this.fleet.flush();
     this.dispose();
   }

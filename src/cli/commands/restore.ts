@@ -1,9 +1,10 @@
 /** `grove snapshots` and `grove restore <id>`: the Recently Removed list and Restore of core/flows/restore. */
 import { oneLine } from '../../core/agents/transcript';
 import { describeSnapshot, listSnapshots, pruneSnapshots, restoreSnapshot } from '../../core/flows/restore';
+import { revertToBeforeTurn, turnChanges, turns } from '../../core/flows/turns';
 import type { SnapshotMeta } from '../../core/git/snapshots';
 import { exactly, parse, str, UsageError } from '../args';
-import { table } from '../format';
+import { shortId, table } from '../format';
 import { openContext, type Io } from './common';
 
 const VERBOSE = { verbose: { type: 'boolean' } } as const;
@@ -58,4 +59,49 @@ export function snapshotTable(list: readonly SnapshotMeta[], now = Date.now()): 
       return [m.id, oneLine(d.label, 40), m.kind, oneLine(d.detail, 80)];
     }),
   ]);
+}
+
+/** `grove turns <id> [--json]`: the instance's turn checkpoints and what each turn changed. */
+export async function turnsCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, VERBOSE);
+  const [ref] = exactly(positionals, ['id'], 'turns');
+  const ctx = await openContext(values, io);
+  try {
+    const inst = ctx.resolve(ref!);
+    const list = [];
+    for (const t of await turns(ctx.grove, inst.id)) {
+      const files = t.turn ? (await turnChanges(ctx.grove, inst.id, t.turn).catch(() => undefined))?.files : undefined;
+      list.push({ turn: t.turn ?? 0, id: t.id, createdAt: t.createdAt, ...(files ? { files } : {}) });
+    }
+    if (values.json) io.out(JSON.stringify(list, null, 2));
+    else if (!list.length) io.out(`${shortId(inst.id)} ${inst.title}: no turn recorded yet.`);
+    else {
+      io.out(table([['TURN', 'WHEN', 'CHANGED'], ...list.map((l) => [String(l.turn), new Date(l.createdAt).toLocaleString(), l.turn === 0 ? '(before the first prompt)' : (l.files ?? []).map((f) => `${f.status} ${f.path}`).join(', ') || 'nothing'])]));
+    }
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `grove revert <id> --before-turn N [--yes]`: the worktree back to before turn N (what goes is listed first). */
+export async function revertCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { ...VERBOSE, 'before-turn': { type: 'string' }, yes: { type: 'boolean', short: 'y' } });
+  const [ref] = exactly(positionals, ['id'], 'revert');
+  const turn = Number(str(values['before-turn']));
+  if (!Number.isInteger(turn) || turn < 1) throw new UsageError('grove revert needs --before-turn N (a turn number ≥ 1, as grove turns lists them)');
+  const ctx = await openContext(values, io);
+  try {
+    const inst = ctx.resolve(ref!);
+    const r = await revertToBeforeTurn(ctx.grove, inst.id, turn, {}, values.yes === true);
+    if (values.json) io.out(JSON.stringify(r, null, 2));
+    else {
+      io.out(`Reverted ${shortId(inst.id)} ${inst.title} to before turn ${turn}.`);
+      for (const n of r.notes) io.err(`note: ${n}`);
+      if (r.undoId) io.err(`What it replaced is checkpoint ${r.undoId} (grove restore ${r.undoId} undoes this).`);
+    }
+    return 0;
+  } finally {
+    await ctx.close();
+  }
 }

@@ -74,6 +74,13 @@ export async function listSnapshots(g: Grove, repoRoots: readonly string[], o: {
 
 /** One snapshot by id among these repositories' (NotFound when none has it). */
 export async function findSnapshot(g: Grove, repoRoots: readonly string[], id: string): Promise<SnapshotMeta> {
+  // A checkpoint (`<instance>/<turn>`, `<instance>/undo-…`) is restorable too, by its full id.
+  if (id.includes('/')) {
+    for (const root of repoRoots) {
+      const meta = await g.snapshots.get(root, id).catch(() => undefined);
+      if (meta) return meta;
+    }
+  }
   const all = await listSnapshots(g, repoRoots);
   const meta = all.find((m) => m.id === id);
   if (!meta) throw new GroveError('NotFound', `There is no snapshot ${id}${all.length ? ` (${all.length} kept: grove snapshots lists them)` : ''}.`);

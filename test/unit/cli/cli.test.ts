@@ -195,6 +195,33 @@ describe('grove CLI (real Claude CLI)', function () {
     assert.deepEqual(fingerprint(wt), before);
   });
 
+  it('grove turns lists the checkpoint of each turn and what it changed; grove revert --before-turn goes back, after --yes, undoably', async () => {
+    const d = await grove('dispatch', '--prompt', 'Create kappa.txt', '--title', 'Kappa', '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const [kappa] = (JSON.parse(d.stdout) as { instances: InstanceSnapshot[] }).instances;
+    const wt = kappa!.worktreePath;
+    assert.equal(fs.readFileSync(path.join(wt, 'kappa.txt'), 'utf8'), 'kappa\n');
+    const listed = await grove('turns', 'Kappa', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const list = JSON.parse(listed.stdout) as Array<{ turn: number; files?: Array<{ path: string; status: string }> }>;
+    assert.deepEqual(list.map((l) => l.turn), [0, 1], 'turn 0 before the prompt, turn 1 at its end: recorded before the CLI exited');
+    assert.deepEqual(list[1]!.files!.map((f) => [f.status, f.path]), [['A', 'kappa.txt']]);
+    assert.equal(git(wt, 'log', '--format=%s').split('\n').length, 1, 'no commit on the agent\'s branch');
+
+    const ask = await grove('revert', 'Kappa', '--before-turn', '1');
+    assert.equal(ask.code, 1);
+    assert.match(ask.stderr, /undoes the changes of 1 file\(s\): kappa\.txt/);
+    assert.ok(fs.existsSync(path.join(wt, 'kappa.txt')), 'not confirmed: nothing changed');
+    const yes = await grove('revert', 'Kappa', '--before-turn', '1', '--yes');
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.ok(!fs.existsSync(path.join(wt, 'kappa.txt')));
+    const undo = /grove restore (\S+) undoes this/.exec(yes.stderr);
+    assert.ok(undo, yes.stderr);
+    const back = await grove('restore', undo[1]!);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(fs.readFileSync(path.join(wt, 'kappa.txt'), 'utf8'), 'kappa\n');
+  });
+
   it('stops an agent driven by another grove process, which records it stopped', async () => {
     const dispatching = start(['dispatch', '--prompt', 'Slow: Create slow.txt', '--title', 'Slow']);
     let inst: InstanceSnapshot | undefined;
