@@ -236,7 +236,10 @@ describe('core/flows: restore after every destructive flow (real git)', function
     assert.deepEqual((await listSnapshots(grove, [repo])).map((s) => s.id), [rb.snapshotId, ra.snapshotId], 'both within 30 days, newest first');
     clock = start;
     settings.snapshotRetentionDays = 14;
-    assert.deepEqual(await pruneSnapshots(grove, repo), [ra.snapshotId], 'only the 20-day-old one');
+    const pruned = await pruneSnapshots(grove, repo);
+    assert.deepEqual(pruned.filter((p) => !p.includes('/')), [ra.snapshotId], 'only the 20-day-old snapshot');
+    assert.deepEqual(pruned.filter((p) => p.includes('/')).sort(), [`${a.id}/0`, `${a.id}/1`], 'and the turn checkpoints of the removed 20-day-old agent');
+    assert.equal(git(repo, 'for-each-ref', '--format=%(refname)', `refs/grove/checkpoints/${b.id}/`).split('\n').length, 2, 'the 10-day-old ones stay');
     assert.deepEqual((await listSnapshots(grove, [repo])).map((s) => s.id), [rb.snapshotId]);
     // A new snapshot prunes as well.
     settings.snapshotRetentionDays = 7;
