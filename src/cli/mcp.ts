@@ -16,6 +16,7 @@ import { followUp, stop } from '../core/flows/instances';
 import { merge } from '../core/flows/merge';
 import { remove } from '../core/flows/remove';
 import { listSnapshots, restoreSnapshot } from '../core/flows/restore';
+import { revertToBeforeTurn, turnChanges, turns } from '../core/flows/turns';
 import { review } from '../core/flows/review';
 import { transcript } from '../core/flows/worktrees';
 import { isActive } from '../core/fleet/instance';
@@ -185,6 +186,37 @@ export const TOOLS: Tool[] = [
       const where = opt(a.path, 'path');
       if (branchName && a.detach === true) throw new UsageError('give branchName or detach, not both');
       return restoreSnapshot(g.grove, { repoRoot: g.repoRoot, id: str(a.id, 'id'), ...(branchName ? { branchName } : {}), ...(a.detach === true ? { detach: true } : {}), ...(where ? { path: path.resolve(g.repoRoot, where) } : {}) });
+    },
+  },
+  {
+    name: 'grove_turns',
+    description: 'The checkpoints Grove recorded for an instance: turn 0 before its first prompt, then one at the end of each turn (refs/grove/checkpoints, never a commit on its branch), each with the files that turn changed.',
+    inputSchema: { type: 'object', properties: { id }, required: ['id'] },
+    async run(g, a) {
+      const inst = g.resolve(str(a.id, 'id'));
+      const out = [];
+      for (const t of await turns(g.grove, inst.id)) {
+        const files = t.turn ? (await turnChanges(g.grove, inst.id, t.turn).catch(() => undefined))?.files : undefined;
+        out.push({ turn: t.turn ?? 0, id: t.id, createdAt: t.createdAt, ...(files ? { files } : {}) });
+      }
+      return { turns: out };
+    },
+  },
+  {
+    name: 'grove_revert_turn',
+    description: 'Restore an instance\'s worktree exactly as it was before one of its turns (files, index, HEAD). Without confirm it refuses and lists the files that would go; the state it replaces is kept as a checkpoint (grove_restore with the returned undoId undoes it).',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        id,
+        beforeTurn: { type: 'number', description: 'The turn to undo (with every later one), as grove_turns lists them; at least 1' },
+        confirm: { type: 'boolean', description: 'The person agreed to lose the listed changes' },
+      },
+      required: ['id', 'beforeTurn'],
+    },
+    async run(g, a) {
+      if (typeof a.beforeTurn !== 'number' || !Number.isInteger(a.beforeTurn) || a.beforeTurn < 1) throw new UsageError('beforeTurn must be a turn number ≥ 1');
+      return revertToBeforeTurn(g.grove, g.resolve(str(a.id, 'id')).id, a.beforeTurn, {}, a.confirm === true);
     },
   },
   {

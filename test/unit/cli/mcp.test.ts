@@ -82,7 +82,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const { result } = await mcp.request('tools/list');
     const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
-    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_snapshots', 'grove_restore', 'grove_log']);
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_status', 'grove_follow_up', 'grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_snapshots', 'grove_restore', 'grove_turns', 'grove_revert_turn', 'grove_log']);
     for (const t of result.tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 20, t.name);
@@ -91,7 +91,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(Object.keys(tools.grove_dispatch.inputSchema.properties).sort(), ['base', 'model', 'plan', 'select', 'tasks']);
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
-    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_restore', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
+    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_restore', 'grove_turns', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
 
     const empty = await mcp.call('grove_status', {});
     assert.equal(empty.isError, false);
@@ -112,6 +112,20 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.equal(now.state, 'done', JSON.stringify(now));
     assert.equal(now.result, 'Delta written.');
     assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
+
+    // The turn's checkpoint is recorded once its result came in, just after the state says done.
+    let turned = await mcp.call('grove_turns', { id: inst.id });
+    for (let i = 0; i < 50 && !turned.isError && turned.data.turns.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      turned = await mcp.call('grove_turns', { id: inst.id });
+    }
+    assert.equal(turned.isError, false, turned.text);
+    assert.deepEqual(turned.data.turns.map((t: any) => t.turn), [0, 1]);
+    assert.deepEqual(turned.data.turns[1].files.map((f: any) => f.path), ['delta.txt']);
+    const unconfirmed = await mcp.call('grove_revert_turn', { id: inst.id, beforeTurn: 1 });
+    assert.equal(unconfirmed.isError, true);
+    assert.match(unconfirmed.text, /undoes the changes of 1 file\(s\): delta\.txt/);
+    assert.ok(fs.existsSync(path.join(now.worktreePath, 'delta.txt')));
 
     const rev = await mcp.call('grove_review', { id: 'Delta' });
     assert.deepEqual(rev.data.files.map((f: any) => [f.path, f.untracked]), [['delta.txt', true]]);
