@@ -10,6 +10,7 @@ import { pluginCommands } from './vscode/commands/pluginCommands';
 import { landCommands } from './vscode/commands/landCommands';
 import { attemptCommands } from './vscode/commands/attemptCommands';
 import { registerCommands } from './vscode/commands/register';
+import { restoreCommands } from './vscode/commands/restoreCommands';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
 import { LOG_SCHEME, LogDocumentProvider } from './vscode/logDocument';
@@ -29,6 +30,7 @@ import { AgentsTreeProvider } from './vscode/tree/agentsTree';
 import { radarContribution } from './vscode/tree/radarRows';
 import { attemptContribution } from './vscode/tree/attemptRows';
 import { radarNotifications } from './vscode/radarNotifications';
+import { RecentlyRemoved } from './vscode/tree/recentlyRemoved';
 import { registerConventions } from './vscode/conventions/registerConventions';
 import { registerLanguageModelTools } from './vscode/lmTools';
 import { registerMcpServers } from './vscode/mcpServer';
@@ -74,6 +76,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     repos.onDidChange((c) => void (c.root && (c.worktrees ? grove.radar.worktreesChanged(c.root, c.worktrees) : grove.radar.baseMoved(c.root)))),
     radarNotifications(grove, log),
   );
+  const recentlyRemoved = new RecentlyRemoved(grove, repos, log);
+  context.subscriptions.push(recentlyRemoved, tree.contribute(recentlyRemoved));
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -122,6 +126,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...pluginCommands(services),
       ...landCommands(services),
       ...attemptCommands(services),
+      ...restoreCommands(services, recentlyRemoved),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);
@@ -149,6 +154,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     for (const root of roots) void grove.radar.refresh(root);
     await agents.reattachTerminals(fleet);
     void reconcilePools();
+    await recentlyRemoved.refresh();
     if (view.visible) void claudeSessions.refresh();
     memory.setVisible(view.visible);
     review.setVisible(view.visible);

@@ -13,6 +13,7 @@ import { compareCommand, landAttemptCommand } from './commands/attempts';
 import { continueCommand, logCommand, mergeCommand, removeCommand, resumeCommand, reviewCommand, statusCommand, stopCommand } from './commands/instance';
 import { driverCommand, driverStarter } from './commands/detach';
 import { installPluginCommand } from './commands/plugin';
+import { restoreCommand, revertCommand, snapshotsCommand, turnsCommand } from './commands/restore';
 import { serveMcp } from './mcp';
 
 declare const GROVE_VERSION: string | undefined;
@@ -48,6 +49,14 @@ Usage:
                                          Land one attempt; the others are removed (their loss printed) only with
                                          --remove-others
   grove remove <id> [--force] [--delete-branch]
+  grove snapshots [--prune] [--json]     Recently Removed: the snapshot Grove records before every remove, branch
+                                         deletion, sync abort and cleanup (kept GROVE_SNAPSHOT_RETENTION_DAYS days)
+  grove restore <id> [--branch NAME|--detach] [--path DIR]
+                                         Brings a snapshot's worktree (or branch) back exactly; a worktree that
+                                         still exists is restored in place (and that is undoable)
+  grove turns <id> [--json]              The checkpoint Grove records at each turn's end, and what each turn changed
+  grove revert <id> --before-turn N [--yes]
+                                         The worktree back to before turn N (lists what goes; --yes confirms)
   grove log <id> [--raw]                 The instance's transcript
   grove mcp                              The same operations as MCP tools over stdio
   grove driver                           The background driver itself (started by dispatch --detach)
@@ -85,6 +94,10 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   remove: removeCommand,
   rm: removeCommand,
   log: logCommand,
+  snapshots: snapshotsCommand,
+  restore: restoreCommand,
+  turns: turnsCommand,
+  revert: revertCommand,
   mcp: mcpCommand,
   driver: driverCommand,
   'install-plugin': installPluginCommand,

@@ -16,6 +16,7 @@ import { UsageError } from './args';
 import { readPlan } from './commands/dispatch';
 import { arr, bool, idArg, instanceOf, mine, num, obj, opt, str, strings, summary, type Tool, type ToolHost } from './mcpCommon';
 import { LAND_TOOLS } from './mcpLand';
+import { RESTORE_TOOLS } from './mcpRestore';
 
 const DEFAULT_WAIT_S = 600;
 const MAX_WAIT_S = 3600;
@@ -209,7 +210,7 @@ const logTool: Tool = {
   },
 };
 
-export const TOOLS: Tool[] = [dispatchTool, waitTool, statusTool, reviewTool, followUpTool, stopTool, ...LAND_TOOLS, logTool];
+export const TOOLS: Tool[] = [dispatchTool, waitTool, statusTool, reviewTool, followUpTool, stopTool, ...LAND_TOOLS, ...RESTORE_TOOLS, logTool];
 
 function resolvePath(g: ToolHost, p: string): string {
   if (path.isAbsolute(p)) return p;

@@ -14,7 +14,9 @@ import { PoolKeeper } from './fleet/poolKeeper';
 import { Scheduler } from './fleet/scheduler';
 import { worktreePort } from './fleet/worktreePort';
 import { GitClient } from './git/gitClient';
+import { listIgnoredWork } from './git/ignoredFiles';
 import { MergeService } from './git/mergeService';
+import { Snapshots, type SnapshotsOptions } from './git/snapshots';
 import { WorktreeManager } from './git/worktreeManager';
 import type { DriverKind, DriverIdentity, InstanceSnapshot } from './model';
 import { instanceLogPath } from './paths';
@@ -57,12 +59,16 @@ export interface GroveHost {
   fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number; backoffMs?: (attempt: number) => number };
   /** Available memory in MB (default: this machine's; tests inject their own). */
   memory?: () => number | undefined;
+  /** The snapshot engine's clock and size limit (tests). */
+  snapshots?: Pick<SnapshotsOptions, 'now' | 'sizeLimitBytes'>;
 }
 
 export class Grove extends Disposable {
   readonly git: GitClient;
   readonly worktrees: WorktreeManager;
   readonly merges: MergeService;
+  /** Snapshots before destructive steps (Recently Removed) and checkpoints; see flows/restore. */
+  readonly snapshots: Snapshots;
   readonly fleet: Fleet;
   readonly agents: AgentPort;
   readonly self: DriverIdentity;
@@ -73,6 +79,7 @@ export class Grove extends Disposable {
   readonly pool: PoolKeeper;
   private readonly commonDirs = new Map<string, string>();
   private radarWatch?: RadarWatch;
+  private readonly pendingCheckpoints = new Set<Promise<void>>();
 
   constructor(private readonly host: GroveHost) {
     super();
@@ -82,6 +89,7 @@ export class Grove extends Disposable {
     this.git = new GitClient({ logger: this.logger, ...(host.gitEnv ? { env: host.gitEnv } : {}) });
     this.worktrees = new WorktreeManager(this.git, { logger: this.logger });
     this.merges = new MergeService(this.git, this.logger);
+    this.snapshots = new Snapshots(this.git, { logger: this.logger, ...host.snapshots });
     this.agents = host.agents({
       git: this.git,
       worktrees: this.worktrees,
@@ -112,6 +120,10 @@ export class Grove extends Disposable {
           onPoolUsed: (r, base) => this.pool.want(r, base),
         }),
         agents: this.agents,
+        checkpoints: {
+          beforeFirstTurn: (i) => this.tracked(this.checkpointTurn(i, 'first')),
+          turnEnded: (i) => this.tracked(this.checkpointTurn(i, 'next')),
+        },
       },
       {
         self: this.self,
@@ -219,9 +231,31 @@ export class Grove extends Disposable {
     return this.fleet.recover(repoRoots);
   }
 
+  /**
+   * A checkpoint of an agent's worktree at a turn boundary (`refs/grove/checkpoints/<id>/<turn>`, nothing on its
+   * branch): turn 0 before the first prompt, then one per turn's end, numbered after the last one recorded.
+   */
+  private async checkpointTurn(inst: InstanceSnapshot, which: 'first' | 'next'): Promise<void> {
+    if (!inst.worktreePath || !fs.existsSync(inst.worktreePath)) return;
+    let turn = 0;
+    if (which === 'next') {
+      const ends = (await this.snapshots.checkpoints(inst.repoRoot, inst.id)).filter((c) => c.phase === 'end');
+      turn = ends.length ? Math.max(...ends.map((c) => c.turn ?? 0)) + 1 : 1;
+    }
+    const ignored = (await listIgnoredWork(this.git, inst.worktreePath, { copyPatterns: this.host.settings(inst.repoRoot).copyFiles })).filter((e) => !e.repository);
+    await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored });
+  }
+
+  /** Checkpoints being recorded: close() waits for them (a CLI run must not exit in the middle of one). */
+  private tracked(p: Promise<void>): Promise<void> {
+    this.pendingCheckpoints.add(p);
+    return p.finally(() => this.pendingCheckpoints.delete(p));
+  }
+
   async close(): Promise<void> {
     await this.radarWatch?.close();
     await this.worktrees.pool.pause(); // a spare half made is rolled back, not left behind
+    await Promise.allSettled([...this.pendingCheckpoints]);
     await this.fleet.flush();
     this.dispose();
   }

@@ -54,6 +54,8 @@ export interface GroveSettings {
   minFreeMemoryMb: number;
   /** A task whose context is exhausted continues in a fresh session by itself (at most twice). */
   autoContinue: boolean;
+  /** Snapshots taken before destructive steps (Recently Removed) are kept this many days. */
+  snapshotRetentionDays: number;
 }
 
 export type SettingKey = keyof GroveSettings;
@@ -115,6 +117,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'fleetBudgetUsd', kind: { type: 'number', min: 0 }, default: undefined, env: 'GROVE_FLEET_BUDGET_USD', summary: 'Daily spending cap of a repository\'s agents in US dollars (local day)' },
   { key: 'minFreeMemoryMb', kind: { type: 'integer', min: 0, max: 1_048_576 }, default: 1024, env: 'GROVE_MIN_FREE_MEMORY_MB', summary: 'An agent starts only while this much memory is available (MB; 0: no check)' },
   { key: 'autoContinue', kind: { type: 'boolean' }, default: false, env: 'GROVE_AUTO_CONTINUE', summary: 'Continue a task whose context is exhausted in a fresh session by itself (at most twice)' },
+  { key: 'snapshotRetentionDays', kind: { type: 'integer', min: 1, max: 3650 }, default: 14, env: 'GROVE_SNAPSHOT_RETENTION_DAYS', summary: 'Days a snapshot taken before a destructive step (remove, delete branch, abort sync, cleanup) is kept for Restore' },
 ];
 
 export const SETTING_KEYS: readonly SettingKey[] = SETTINGS.map((s) => s.key);

@@ -30,6 +30,8 @@ function confirmation(name: string, input: Input, repoRoot: string, bypass: bool
     case 'grove_stop': return { title: 'Stop the agent?', message: `Stop ${ids(input.id)} (its worktree and session are kept).` };
     case 'grove_land': return { title: 'Land into the base branch?', message: `Merge ${ids(input.ids)} into their base branch${input.strategy ? ` (${String(input.strategy)})` : ''}${input.commit !== false ? ', committing their uncommitted work first' : ''}.` };
     case 'grove_merge': return { title: 'Merge into the base branch?', message: `Merge ${ids(input.id)} into its base branch${input.strategy ? ` (${String(input.strategy)})` : ''}.` };
+    case 'grove_restore': return { title: 'Restore a snapshot?', message: `Restore the snapshot ${ids(input.id)}: its worktree or branch comes back${input.branchName ? ` on the new branch ${String(input.branchName)}` : input.detach ? ' with a detached HEAD' : ''}; a worktree that still exists is restored in place (and that is undoable).` };
+    case 'grove_revert_turn': return { title: 'Revert to before the turn?', message: `Put the worktree of ${ids(input.id)} back as it was before turn ${String(input.beforeTurn)} (the state it replaces is kept as a checkpoint).` };
     case 'grove_remove': return { title: 'Remove the worktree?', message: `Remove ${ids(input.id)}, its worktree${input.deleteBranch ? ' and its branch' : ''}.${input.force ? ' **Uncommitted work in it is discarded.**' : ''}` };
     default: return undefined;
   }

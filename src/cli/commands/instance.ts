@@ -133,7 +133,7 @@ export async function mergeCommand(argv: string[], io: Io): Promise<number> {
       if (r.committed) io.err(`Committed the agent's uncommitted work as ${r.committed.slice(0, 8)}.`);
       io.out(`Merged ${r.instance.branch} into ${r.into} (${r.strategy}): ${r.into} is now ${r.mergedCommit.slice(0, 8)}${r.updatedVia === 'checkout' ? ' (its checkout was fast-forwarded)' : ''}.`);
       if (r.cleanup && 'kept' in r.cleanup) io.err(`The worktree was kept: ${r.cleanup.kept}`);
-      else if (r.cleanup) io.err(`Removed the worktree${r.cleanup.branchDeleted ? ` and branch ${r.cleanup.branch}` : ''}.`);
+      else if (r.cleanup) io.err(`Removed the worktree${r.cleanup.branchDeleted ? ` and branch ${r.cleanup.branch}` : ''}${r.cleanup.snapshotId ? ` (restorable: grove restore ${r.cleanup.snapshotId})` : ''}.`);
     }
     return 0;
   } finally {
@@ -153,6 +153,7 @@ export async function removeCommand(argv: string[], io: Io): Promise<number> {
       const branch = r.branch ? (r.branchDeleted ? `; deleted branch ${r.branch}` : `; kept branch ${r.branch}${r.branchKeptReason ? ` (${r.branchKeptReason})` : ''}`) : '';
       const lost = r.discarded ? r.discarded.uncommitted.length + r.discarded.untracked.length : 0;
       io.out(`Removed ${shortId(inst.id)} ${inst.title}${r.worktreePath ? ` and its worktree ${r.worktreePath}` : ''}${branch}${lost ? `; discarded ${lost} uncommitted/untracked file(s)` : ''}.`);
+      if (r.snapshotId) io.err(`Restorable: grove restore ${r.snapshotId}`);
     }
     return 0;
   } finally {

@@ -4,7 +4,7 @@
  */
 import type { AgentPort } from '../agents/port';
 import { GroveError } from '../errors';
-import type { AgentMode } from '../model';
+import type { AgentMode, InstanceSnapshot } from '../model';
 import type { PermissionMode } from '../settings';
 
 export interface WorktreeRequest {
@@ -40,9 +40,18 @@ export interface WorktreePort {
   create(request: WorktreeRequest): Promise<ProvisionedWorktree>;
 }
 
+/** Records a worktree's state at an agent's turn boundaries (issue 13): never on the agent's branch, never blocking. */
+export interface CheckpointPort {
+  /** The worktree as provisioned, before the first prompt (turn 0); awaited before the agent starts. */
+  beforeFirstTurn(instance: InstanceSnapshot): Promise<void>;
+  /** A turn ended (the agent's result); a follow-up kept for the next turn starts once this settled. */
+  turnEnded(instance: InstanceSnapshot): Promise<void>;
+}
+
 export interface DispatcherPorts {
   worktrees: WorktreePort;
   agents: AgentPort;
+  checkpoints?: CheckpointPort;
 }
 
 /** One task to run; a plan's {@link import('./plan').PlanTask} fits. */

@@ -35,6 +35,8 @@ export class Run extends Disposable {
   agent?: { handle?: AgentHandle; exited: boolean };
   /** While `paused`: the timer that resumes the session when the limit resets. */
   private pauseTimer?: NodeJS.Timeout;
+  /** The checkpoint of the turn that just ended, while it is being recorded. */
+  private turnCheckpoint?: Promise<void>;
 
   constructor(
     readonly instance: Instance,
@@ -214,6 +216,7 @@ export class Run extends Disposable {
         inst.transition('failed', { error: wt.setupFailed });
         return;
       }
+      if (ctx.ports.checkpoints) await this.checkpoint(ctx, (c) => c.beforeFirstTurn(inst.snapshot));
       if (controller.signal.aborted) {
         // The port finished before it saw the abort: keep the worktree recorded so nothing is left untracked.
         inst.transition('stopped', { error: 'cancelled during provisioning; the worktree was created and kept' });
@@ -267,6 +270,7 @@ export class Run extends Disposable {
     } catch (err) {
       ctx.logger.error(`"${inst.title}": ${(err as Error).message}`);
     }
+    if (event.type === 'result' && ctx.ports.checkpoints) this.turnCheckpoint = this.checkpoint(ctx, (c) => c.turnEnded(inst.snapshot));
     if (event.type !== 'exit') {
       // A live session (a terminal) was paused by a limit: wait for the reset with the session open; someone typing
       // into it meanwhile ends the pause.
@@ -288,9 +292,29 @@ export class Run extends Disposable {
     // Follow-ups that arrived during the turn: the next turn, unless the person stopped it.
     const s = inst.snapshot;
     if (s.pendingPrompts?.length && (s.state === 'done' || s.state === 'failed') && s.worktreePath) {
-      this.startAgent(ctx, { prompt: this.withPending(undefined), resume: s.sessionId !== undefined });
+      // After the turn's checkpoint: the next turn's changes must not be in it.
+      const next = () => {
+        const now = inst.snapshot;
+        if (this.agent || !this.current(this) || !now.pendingPrompts?.length || !(now.state === 'done' || now.state === 'failed')) return;
+        this.startAgent(ctx, { prompt: this.withPending(undefined), resume: now.sessionId !== undefined });
+      };
+      const cp = this.turnCheckpoint;
+      this.turnCheckpoint = undefined;
+      if (cp) void cp.then(next);
+      else next();
       return;
     }
     ctx.pump();
+  }
+
+  /** Runs a checkpoint step of the port, if any; a failure is logged, never the turn's. */
+  private async checkpoint(ctx: RunContext, step: (c: NonNullable<RunContext['ports']['checkpoints']>) => Promise<void>): Promise<void> {
+    const port = ctx.ports.checkpoints;
+    if (!port) return;
+    try {
+      await step(port);
+    } catch (err) {
+      ctx.logger.warn(`checkpoint of "${this.instance.title}" failed: ${(err as Error).message}`);
+    }
   }
 }

@@ -13,6 +13,7 @@ import type { InstanceSnapshot } from '../model';
 import { commitAgentWork, uncommittedFiles } from './commit';
 import { requireInstance } from './instances';
 import { planRemoval, type RemoveOutcome } from './remove';
+import { recordBeforeDestructive } from './restore';
 import { requireWorktree } from './review';
 
 export interface MergeRequest {
@@ -159,8 +160,17 @@ async function removeKeepingRecord(g: Grove, id: string): Promise<RemoveOutcome>
   const report = plan.report;
   // Nothing uncommitted and every commit landed (by merge, squash or rebase): `force` only overrides git's view that
   // squashed commits are unmerged.
-  if (report) await g.worktrees.remove(report.path, { deleteBranch: 'always', repoRoot: inst.repoRoot, force: true, releasedLockOf: g.self });
+  let snapshotId: string | undefined;
+  if (report) {
+    // Ignored files (`.env.local`) go with the folder, and a merge can be wrong: restorable.
+    const snapshot = await recordBeforeDestructive(g, {
+      repoRoot: inst.repoRoot, worktreePath: report.stale ? undefined : report.path, branch: report.taskBranch,
+      reason: `cleanup after merge${inst.merge ? ` (${inst.merge.strategy})` : ''}`, instance: inst,
+    });
+    snapshotId = snapshot?.id;
+    await g.worktrees.remove(report.path, { deleteBranch: 'always', repoRoot: inst.repoRoot, force: true, releasedLockOf: g.self });
+  }
   g.fleet.archive(id);
-  return { removedInstances: [], worktreePath: report?.path, branch: report?.branch, branchDeleted: !!report?.branch };
+  return { removedInstances: [], worktreePath: report?.path, branch: report?.branch, branchDeleted: !!report?.branch, ...(snapshotId ? { snapshotId } : {}) };
 }
 

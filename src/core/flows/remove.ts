@@ -15,6 +15,7 @@ import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { requireInstance, stop } from './instances';
+import { recordBeforeDestructive } from './restore';
 
 export interface RemoveRequest {
   /** An instance (its worktree is removed with it)… */
@@ -56,6 +57,8 @@ export interface RemoveOutcome {
   branchKeptReason?: string;
   /** What was discarded, as confirmed. */
   discarded?: Pick<RemovalReport, 'uncommitted' | 'untracked' | 'commits'>;
+  /** The snapshot recorded first: `grove restore <id>` (Recently Removed → Restore) brings it all back. */
+  snapshotId?: string;
 }
 
 export async function planRemoval(g: Grove, req: RemoveRequest): Promise<RemovalPlan> {
@@ -118,6 +121,18 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
   for (const r of plan.running) await stop(g, r.id);
   const out: RemoveOutcome = { removedInstances: [], branchDeleted: false };
   if (report) {
+    // Once the agents stopped (nothing writes any more) and before anything goes: restorable, even with force.
+    const deletesBranch = decision === 'deleteBranch' || report.merged;
+    // Work listed as lost goes (the confirmation or force accepted it): the `--force` of the snapshot's reason.
+    const discards = report.hasWorktreeLoss || (decision === 'deleteBranch' && plan.unmergedCommits);
+    const snapshot = await recordBeforeDestructive(g, {
+      repoRoot: req.repoRoot ?? plan.instances[0]?.repoRoot ?? report.path,
+      worktreePath: report.stale ? undefined : report.path,
+      branch: deletesBranch ? report.taskBranch : undefined,
+      reason: [discards ? 'remove --force' : 'remove', decision === 'deleteBranch' ? 'delete branch' : ''].filter(Boolean).join(', '),
+      instance: plan.instances[0],
+    });
+    if (snapshot) out.snapshotId = snapshot.id;
     let result: RemoveResult;
     try {
       result = await g.worktrees.remove(report.path, {

@@ -11,6 +11,7 @@ import { isOwned } from '../fleet/instance';
 import type { Grove } from '../grove';
 import type { InstanceSnapshot } from '../model';
 import { followUp, requireInstance, type FollowUpResult } from './instances';
+import { recordBeforeDestructive } from './restore';
 import { requireWorktree } from './review';
 
 const CONFLICT_MARKER = /^(<{7}|>{7})( |$)/m;
@@ -102,6 +103,8 @@ export async function abortSync(g: Grove, id: string, ask: { confirm?(inst: Inst
   const state = await g.merges.syncState(wt);
   if (!state.operation) throw new GroveError('InvalidInput', `No sync is in progress in "${inst.title}".`);
   if (ask.confirm && !(await ask.confirm(inst))) return false;
+  // The conflict resolutions made so far go with the abort: restorable (in place, rebase and all).
+  await recordBeforeDestructive(g, { repoRoot: inst.repoRoot, worktreePath: wt, reason: 'abort sync', instance: inst });
   await g.merges.abortSync(wt);
   return true;
 }

@@ -112,7 +112,10 @@ export async function removeWithConfirmation(s: Services, req: RemoveRequest, pr
   const branchNote = result.branch
     ? result.branchDeleted ? ` and deleted branch ${result.branch}` : `; kept branch ${result.branch}${result.branchKeptReason ? ` (${result.branchKeptReason})` : ''}`
     : '';
-  void vscode.window.showInformationMessage(`Grove: removed ${result.worktreePath ? 'the worktree' : 'the agent'}${branchNote}.`);
+  const restorable = result.snapshotId ? ' It is restorable from Recently Removed.' : '';
+  void vscode.window.showInformationMessage(`Grove: removed ${result.worktreePath ? 'the worktree' : 'the agent'}${branchNote}.${restorable}`, ...(result.snapshotId ? ['Restore'] : [])).then((a) => {
+    if (a === 'Restore') void vscode.commands.executeCommand('grove.restoreSnapshot', { id: result.snapshotId, confirmed: true });
+  });
   return result;
 }
 

@@ -201,7 +201,11 @@ export function reviewCommands(s: Services, merges: MergeService, review: Review
       await s.repos.refresh(s.repos.find(inst.repoRoot)?.info.mainWorktree);
       const c = outcome.cleanup;
       if (c && 'kept' in c) void vscode.window.showWarningMessage(`Grove: merged "${inst.title}" into ${inst.baseRef}, but ${c.kept}.`);
-      else if (c) void vscode.window.showInformationMessage(`Grove: merged "${inst.title}" into ${inst.baseRef} and removed its worktree${c.branchDeleted ? ' and branch' : ''}.`);
+      else if (c) {
+        void vscode.window.showInformationMessage(`Grove: merged "${inst.title}" into ${inst.baseRef} and removed its worktree${c.branchDeleted ? ' and branch' : ''}${c.snapshotId ? ' (restorable from Recently Removed)' : ''}.`, ...(c.snapshotId ? ['Restore'] : [])).then((a) => {
+          if (a === 'Restore') void vscode.commands.executeCommand('grove.restoreSnapshot', { id: c.snapshotId, confirmed: true });
+        });
+      }
       else void vscode.window.showInformationMessage(`Grove: merged "${inst.title}" into ${inst.baseRef} (${outcome.mergedCommit.slice(0, 8)}).`);
       return { mergedCommit: outcome.mergedCommit, strategy: outcome.strategy, updatedVia: outcome.updatedVia, ...(outcome.committed ? { committed: outcome.committed } : {}) };
     },

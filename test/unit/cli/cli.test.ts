@@ -12,6 +12,7 @@ import { currentProcess } from '../../../src/core/platform/processes';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { claudeBin, claudeEnv, repoRoot } from '../../support/claudeEnv';
 import { git, gitTestEnv, useTempRepos } from '../../support/repo';
+import { fingerprint } from '../../support/worktreeFingerprint';
 import { bash, hang, ScriptedModel, text, write, type ScriptRule } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
@@ -171,6 +172,74 @@ describe('grove CLI (real Claude CLI)', function () {
     } finally {
       fleet.dispose();
     }
+  });
+
+  it('remove --force --delete-branch, then grove snapshots and grove restore <id>: the worktree and branch come back byte for byte', async () => {
+    fs.writeFileSync(path.join(repo, '.gitignore'), '.env.local\n');
+    git(repo, 'add', '.gitignore');
+    git(repo, 'commit', '-qm', 'ignore .env.local');
+    const d = await grove('dispatch', '--prompt', 'Create omega.txt', '--title', 'Omega', '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const [omega] = (JSON.parse(d.stdout) as { instances: InstanceSnapshot[] }).instances;
+    const wt = omega!.worktreePath;
+    git(wt, 'add', 'omega.txt');
+    git(wt, 'commit', '-qm', 'omega');
+    fs.writeFileSync(path.join(wt, 'README.md'), '# demo\nedited, not committed\n');
+    fs.writeFileSync(path.join(wt, 'scratch.md'), 'untracked notes\n');
+    fs.writeFileSync(path.join(wt, '.env.local'), 'SECRET=1\n', { mode: 0o600 });
+    const before = fingerprint(wt);
+    const tip = git(wt, 'rev-parse', 'HEAD');
+
+    const removed = await grove('remove', 'Omega', '--force', '--delete-branch');
+    assert.equal(removed.code, 0, removed.stderr);
+    const restorable = /Restorable: grove restore (\S+)/.exec(removed.stderr);
+    assert.ok(restorable, removed.stderr);
+    assert.ok(!fs.existsSync(wt));
+    assert.equal(git(repo, 'branch', '--list', omega!.branch), '');
+
+    const listed = await grove('snapshots', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const [snap] = JSON.parse(listed.stdout) as Array<{ id: string; reason: string; title: string; worktreePath: string }>;
+    assert.deepEqual([snap!.id, snap!.reason, snap!.title, snap!.worktreePath], [restorable[1], 'remove --force, delete branch', 'Omega', wt]);
+    const table = await grove('snapshots');
+    assert.match(table.stdout, new RegExp(`^${snap!.id}\\s+Omega\\s+worktree\\s+remove --force, delete branch`, 'm'));
+
+    const missing = await grove('restore', 'no-such-id');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /There is no snapshot no-such-id/);
+
+    const r = await grove('restore', snap!.id);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Restored the worktree ${wt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} on ${omega!.branch} from ${snap!.id}`));
+    assert.equal(git(repo, 'rev-parse', omega!.branch), tip);
+    assert.deepEqual(fingerprint(wt), before);
+  });
+
+  it('grove turns lists the checkpoint of each turn and what it changed; grove revert --before-turn goes back, after --yes, undoably', async () => {
+    const d = await grove('dispatch', '--prompt', 'Create kappa.txt', '--title', 'Kappa', '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const [kappa] = (JSON.parse(d.stdout) as { instances: InstanceSnapshot[] }).instances;
+    const wt = kappa!.worktreePath;
+    assert.equal(fs.readFileSync(path.join(wt, 'kappa.txt'), 'utf8'), 'kappa\n');
+    const listed = await grove('turns', 'Kappa', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    const list = JSON.parse(listed.stdout) as Array<{ turn: number; files?: Array<{ path: string; status: string }> }>;
+    assert.deepEqual(list.map((l) => l.turn), [0, 1], 'turn 0 before the prompt, turn 1 at its end: recorded before the CLI exited');
+    assert.deepEqual(list[1]!.files!.map((f) => [f.status, f.path]), [['A', 'kappa.txt']]);
+    assert.equal(git(wt, 'log', '--format=%s').split('\n').length, 1, 'no commit on the agent\'s branch');
+
+    const ask = await grove('revert', 'Kappa', '--before-turn', '1');
+    assert.equal(ask.code, 1);
+    assert.match(ask.stderr, /undoes the changes of 1 file\(s\): kappa\.txt/);
+    assert.ok(fs.existsSync(path.join(wt, 'kappa.txt')), 'not confirmed: nothing changed');
+    const yes = await grove('revert', 'Kappa', '--before-turn', '1', '--yes');
+    assert.equal(yes.code, 0, yes.stderr);
+    assert.ok(!fs.existsSync(path.join(wt, 'kappa.txt')));
+    const undo = /grove restore (\S+) undoes this/.exec(yes.stderr);
+    assert.ok(undo, yes.stderr);
+    const back = await grove('restore', undo[1]!);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(fs.readFileSync(path.join(wt, 'kappa.txt'), 'utf8'), 'kappa\n');
   });
 
   it('stops an agent driven by another grove process, which records it stopped', async () => {

@@ -40,7 +40,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
 
     const { result } = await mcp.request('tools/list');
     const tools = Object.fromEntries(result.tools.map((t: any) => [t.name, t]));
-    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_wait', 'grove_status', 'grove_review', 'grove_follow_up', 'grove_stop', 'grove_land', 'grove_merge', 'grove_remove', 'grove_log']);
+    assert.deepEqual(Object.keys(tools), ['grove_dispatch', 'grove_wait', 'grove_status', 'grove_review', 'grove_follow_up', 'grove_stop', 'grove_land', 'grove_merge', 'grove_remove', 'grove_snapshots', 'grove_restore', 'grove_turns', 'grove_revert_turn', 'grove_log']);
     for (const t of result.tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.ok(t.description.length > 20, t.name);
@@ -50,7 +50,7 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(tools.grove_follow_up.inputSchema.required, ['id', 'prompt']);
     assert.deepEqual(tools.grove_merge.inputSchema.properties.strategy.enum, ['merge', 'squash', 'rebase']);
     assert.deepEqual(Object.keys(tools.grove_land.inputSchema.properties).sort(), ['cleanup', 'commit', 'ids', 'strategy', 'wait']);
-    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
+    for (const name of ['grove_stop', 'grove_review', 'grove_merge', 'grove_remove', 'grove_restore', 'grove_turns', 'grove_log']) assert.deepEqual(tools[name].inputSchema.required, ['id'], name);
 
     const empty = await mcp.call('grove_status', {});
     assert.equal(empty.isError, false);
@@ -73,6 +73,20 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     assert.deepEqual(now.overlaps, [], 'the conflict radar: no other agent touches its files');
     assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
 
+    // The turn's checkpoint is recorded once its result came in, just after the state says done.
+    let turned = await mcp.call('grove_turns', { id: inst.id });
+    for (let i = 0; i < 50 && !turned.isError && turned.data.turns.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      turned = await mcp.call('grove_turns', { id: inst.id });
+    }
+    assert.equal(turned.isError, false, turned.text);
+    assert.deepEqual(turned.data.turns.map((t: any) => t.turn), [0, 1]);
+    assert.deepEqual(turned.data.turns[1].files.map((f: any) => f.path), ['delta.txt']);
+    const unconfirmed = await mcp.call('grove_revert_turn', { id: inst.id, beforeTurn: 1 });
+    assert.equal(unconfirmed.isError, true);
+    assert.match(unconfirmed.text, /undoes the changes of 1 file\(s\): delta\.txt/);
+    assert.ok(fs.existsSync(path.join(now.worktreePath, 'delta.txt')));
+
     const rev = await mcp.call('grove_review', { id: 'Delta' });
     assert.deepEqual(rev.data.files.map((f: any) => [f.path, f.untracked]), [['delta.txt', true]]);
     assert.match(rev.data.patch, /\+delta/);
@@ -86,6 +100,21 @@ describe('grove mcp (MCP over stdio, real Claude CLI)', function () {
     const nothing = await mcp.call('grove_land', {});
     assert.equal(nothing.isError, true);
     assert.match(nothing.text, /No done agent to land/);
+
+    // Remove with force is restorable: grove_snapshots lists it, grove_restore brings the worktree back as it was.
+    fs.writeFileSync(path.join(now.worktreePath, 'notes.md'), 'not committed\n');
+    const removed = await mcp.call('grove_remove', { id: inst.id, force: true });
+    assert.equal(removed.isError, false, removed.text);
+    assert.ok(!fs.existsSync(now.worktreePath));
+    const snaps = await mcp.call('grove_snapshots', {});
+    assert.equal(snaps.isError, false, snaps.text);
+    assert.equal(snaps.data.snapshots[0].id, removed.data.snapshotId);
+    assert.equal(snaps.data.snapshots[0].reason, 'remove --force');
+    const restored = await mcp.call('grove_restore', { id: removed.data.snapshotId });
+    assert.equal(restored.isError, false, restored.text);
+    assert.equal(restored.data.worktreePath, now.worktreePath);
+    assert.equal(fs.readFileSync(path.join(now.worktreePath, 'notes.md'), 'utf8'), 'not committed\n');
+    assert.equal(fs.readFileSync(path.join(now.worktreePath, 'delta.txt'), 'utf8'), 'delta\n');
 
     const bad = await mcp.call('grove_follow_up', { id: inst.id });
     assert.equal(bad.isError, true);

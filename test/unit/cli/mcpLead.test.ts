@@ -10,7 +10,7 @@ import { git, gitTestEnv, useTempRepos } from '../../support/repo';
 import { hang, ScriptedModel, text, write } from '../../support/scriptedModel';
 
 const CLI = path.join(repoRoot(), 'dist', 'cli.js');
-const TOOL_NAMES = ['grove_dispatch', 'grove_wait', 'grove_status', 'grove_review', 'grove_follow_up', 'grove_stop', 'grove_land', 'grove_merge', 'grove_remove', 'grove_log'];
+const TOOL_NAMES = ['grove_dispatch', 'grove_wait', 'grove_status', 'grove_review', 'grove_follow_up', 'grove_stop', 'grove_land', 'grove_merge', 'grove_remove', 'grove_snapshots', 'grove_restore', 'grove_turns', 'grove_revert_turn', 'grove_log'];
 
 /** Every property of a schema (and of array items) has a type and a description a model can follow. */
 function undescribed(schema: any, at: string): string[] {
@@ -73,6 +73,10 @@ describe('grove mcp for a lead agent (real Claude CLI)', function () {
       grove_land: [{ ids: [] }, /^ids must name at least one instance$/],
       grove_merge: [{ id: 'nope', strategy: 'octopus' }, /^strategy must be merge, squash or rebase, not "octopus"$/],
       grove_remove: [{ id: 'nope', force: 'yes' }, /^force must be true or false$/],
+      grove_snapshots: [{ all: true }, /^unknown argument\(s\) all/],
+      grove_restore: [{ id: 'nope', branchName: 'x', detach: true }, /^give branchName or detach, not both$/],
+      grove_turns: [{ id: 'nope' }, /^No instance "nope".*grove_status lists/],
+      grove_revert_turn: [{ id: 'nope', beforeTurn: 0 }, /^beforeTurn must be a number from 1 to 1000000$/],
       grove_log: [{ id: 'nope', lines: 3 }, /^unknown argument\(s\) lines: grove_log takes id, raw, tailLines$/],
     };
     assert.deepEqual(Object.keys(errors), TOOL_NAMES);

@@ -410,6 +410,30 @@ describe('snapshots', function () {
       await snaps.revertTo(wt, cp.id);
       assert.deepEqual(fingerprint(wt), before);
     });
+    it('a change git sees only by content (same size, same second as the index: "racy git") is recorded', async () => {
+      const root = repos.create({ files: { 'app.js': 'export const x = 1;\n' } });
+      const wt = path.join(path.dirname(root), 'wt-racy');
+      git(root, 'worktree', 'add', '-q', '-b', 'grove/racy', wt, 'main');
+      const file = path.join(wt, 'app.js');
+      const index = git(wt, 'rev-parse', '--path-format=absolute', '--git-path', 'index');
+      // Staged, then changed again to as many bytes, all within one second of the index being written: only the
+      // index's own timestamp tells git to compare the content (a copy of the index must keep it).
+      for (let attempt = 0; ; attempt++) {
+        fs.writeFileSync(file, 'export const x = 2;\n');
+        git(wt, 'add', 'app.js');
+        fs.writeFileSync(file, 'export const x = 3;\n');
+        if (Math.floor(fs.statSync(file).mtimeMs / 1000) === Math.floor(fs.statSync(index).mtimeMs / 1000) || attempt > 20) break;
+      }
+      const before = fingerprint(wt);
+      assert.match(before.unstaged, /\+export const x = 3;/, 'git itself sees the change');
+      await new Promise((r) => setTimeout(r, 1100));
+      const snaps = new Snapshots(client());
+      const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force' });
+      git(root, 'worktree', 'remove', '--force', wt);
+      await snaps.restore(root, meta.id);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'export const x = 3;\n');
+      assert.deepEqual(fingerprint(wt), before);
+    });
   });
 
   describe('restore: where and on which branch', () => {
