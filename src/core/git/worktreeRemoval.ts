@@ -82,7 +82,9 @@ export async function inspect(ctx: RemovalContext, worktreePath: string, options
   const groveLock = entry.locked && !!entry.lockedReason?.startsWith(GROVE_LOCK_PREFIX);
   const uncommitted = [...status.changed, ...submodules.changed];
   const untracked = [...status.untracked, ...submodules.untracked];
-  const worktreeLoss = uncommitted.length + untracked.length + ignored.length + detachedCommits.length + submodules.commits.length > 0;
+  // Ignored work is listed (and the core remove flow snapshots it first, so it can be restored) but does not by
+  // itself ask for a confirmation: logs and local files would otherwise hold up every cleanup after a merge.
+  const worktreeLoss = uncommitted.length + untracked.length + detachedCommits.length + submodules.commits.length > 0;
   const report: RemovalReport = {
     path: entry.path,
     branch: entry.branch,

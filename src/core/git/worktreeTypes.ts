@@ -131,6 +131,7 @@ export interface RemovalReport {
   /**
    * Git-ignored files and folders removal would delete that are not regenerable (an edited `.env.local`, notes, a
    * nested repository; not `node_modules/` or build output), without copies Grove made that are still unchanged.
+   * Listed in every confirmation; not a loss by itself (`hasLoss`): the remove flow snapshots them before removing.
    */
   ignored?: IgnoredEntry[];
   /**
