@@ -145,7 +145,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
   context.subscriptions.push(...registerConventions(fleet, { demoModel }));
   // Agent sessions inside VS Code can dispatch, wait for, review and land Grove agents (where lm tools exist).
   context.subscriptions.push(...registerLanguageModelTools(services));
-  context.subscriptions.push(...registerMcpServers(context.extensionPath, context.extension.packageJSON.version as string, repos));
+  context.subscriptions.push(...registerMcpServers(context.extensionPath, context.extension.packageJSON.version as string, repos, log));
 
   // Discovery and recovery run after activation returns, so the view shows at once.
   const ready = repos.discover().then(async () => {

@@ -37,11 +37,28 @@ interface McpApi {
 }
 type StdioDefinitionClass = new (label: string, command: string, args?: string[], env?: Record<string, string>, version?: string) => { cwd?: vscode.Uri };
 
-/** Registers the provider where the API exists; nothing (an empty list) elsewhere. */
-export function registerMcpServers(extensionPath: string, version: string, repos: WorkspaceRepositories): vscode.Disposable[] {
+/** Whether this VS Code has the finalised MCP server definition API (1.101; 1.100 has an earlier, different form). */
+export function hasMcpServerApi(vscodeVersion: string = vscode.version): boolean {
+  const [major, minor] = vscodeVersion.split('.').map(Number);
   const lm = vscode.lm as unknown as Partial<McpApi>;
-  const Definition = (vscode as unknown as { McpStdioServerDefinition?: StdioDefinitionClass }).McpStdioServerDefinition;
-  if (typeof lm.registerMcpServerDefinitionProvider !== 'function' || typeof Definition !== 'function') return [];
+  return (major! > 1 || minor! >= 101) && typeof lm.registerMcpServerDefinitionProvider === 'function'
+    && typeof (vscode as unknown as { McpStdioServerDefinition?: unknown }).McpStdioServerDefinition === 'function';
+}
+
+/** Registers the provider where the API exists; nothing (an empty list) elsewhere. Never fails activation. */
+export function registerMcpServers(extensionPath: string, version: string, repos: WorkspaceRepositories, log?: { warn(m: string): void }): vscode.Disposable[] {
+  if (!hasMcpServerApi()) return [];
+  try {
+    return register(extensionPath, version, repos);
+  } catch (err) {
+    log?.warn(`grove mcp is not offered to VS Code's MCP client: ${(err as Error).message}`);
+    return [];
+  }
+}
+
+function register(extensionPath: string, version: string, repos: WorkspaceRepositories): vscode.Disposable[] {
+  const lm = vscode.lm as unknown as McpApi;
+  const Definition = (vscode as unknown as { McpStdioServerDefinition: StdioDefinitionClass }).McpStdioServerDefinition;
   const changed = new vscode.EventEmitter<void>();
   let roots = '';
   // Only a change of which repositories the workspace has changes the servers (not a file event in a worktree).

@@ -9,7 +9,13 @@ import path from 'node:path';
 import { main } from '../../../src/cli/main';
 import { land, landOrder, landText, lastLines, type LandProgress } from '../../../src/core/flows/land';
 import type { InstanceSnapshot } from '../../../src/core/model';
-import { wholeState } from '../../support/mergeFixtures';
+import { wholeState as fullState } from '../../support/mergeFixtures';
+
+/**
+ * Every ref, worktree and file — except the turn checkpoints Grove records in the background as agents' turns end
+ * (refs/grove/checkpoints: they only ever add, and one may land while the test runs).
+ */
+const wholeState = (repo: string, ...worktrees: string[]) => fullState(repo, ...worktrees).split('\n').filter((l) => !l.startsWith('refs/grove/checkpoints/')).join('\n');
 import { commit, git, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
 import { groveFixture, type GroveFixture } from './groveFixture';
 
