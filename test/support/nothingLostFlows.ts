@@ -226,7 +226,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
       const beforeRefs = git(repo, 'for-each-ref', '--format=%(objectname) %(refname)').split('\n').filter(Boolean);
       const insts = live();
       const inst = insts.length ? pick(insts) : undefined;
-      const beforeMasked = new Map(inst ? [[inst.id, whole(repo, { worktree: inst.worktreePath, branch: inst.branch })]] : []);
+      const beforeMasked = new Map<string, string>();
       const anyOwned = known().some((i) => isOwned(i.state));
       const viaCli = !!o.cli && !anyOwned && rand() < (o.cliShare ?? 0.3);
       const r = rand();
@@ -291,6 +291,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
           const commit = rand() < 0.6;
           const cleanup = rand() < 0.5 ? 'always' : 'never';
           commitsOverIndex = commit;
+          if (commit) beforeMasked.set(inst.id, whole(repo, { worktree: inst.worktreePath, branch: inst.branch }));
           action = `merge ${strategy}${commit ? ' --commit' : ''} ${cleanup === 'always' ? '--cleanup' : '--keep'} ${inst.title}${viaCli ? ' (cli)' : ''}`;
           if (viaCli) await cli(['merge', inst.id, '--strategy', strategy, ...(commit ? ['--commit'] : []), cleanup === 'always' ? '--cleanup' : '--keep']);
           else if (!(await merge(grove, { id: inst.id, strategy, commit, cleanup }))) throw new Refusal('merge cancelled');
