@@ -170,6 +170,8 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
   let counter = 0;
   const checkpointsOverwritten: SequenceResult['checkpointsOverwritten'] = [];
   const discarded = new Set<string>();
+  /** The agent's turn staged everything for its commit (its own \`git add -A\`, over what was staged before). */
+  let agentCommitted = false;
   const settle = async (id: string) => {
     const done = () => !grove.fleet.get(id) || FINISHED.includes(grove.fleet.get(id)!.state) || grove.fleet.get(id)!.state === 'waiting';
     if (!done()) await waitForEvent(grove.fleet.onDidChangeInstances, done, 20_000);
@@ -190,7 +192,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
       if (rand() < 0.1) edit(tree, file, undefined);
       else edit(tree, file, `${file} by ${who} at step ${step} #${counter++}\n`);
       if (rand() < 0.35 && !IGNORED.includes(file) && !inOperation(tree)) {
-        git(tree, 'add', '-A', '--', file);
+        gitOk(tree, 'add', '-A', '--', file);
         if (rand() < 0.4) edit(tree, file, `${file} changed again after staging by ${who} at ${step} #${counter++}\n`);
       }
     }
@@ -201,6 +203,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
     edits(inst.worktreePath, `agent ${inst.title}`, step);
     if (rand() < 0.5 && !inOperation(inst.worktreePath)) {
       git(inst.worktreePath, 'add', '-A');
+      agentCommitted = true;
       if (git(inst.worktreePath, 'status', '--porcelain', '--untracked-files=no')) git(inst.worktreePath, 'commit', '-q', '-m', `agent ${inst.title} step ${step}`);
     }
   };
@@ -220,6 +223,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
   try {
     for (let step = 0; step < o.steps; step++) {
       discarded.clear();
+      agentCommitted = false;
       const beforeCommits = commits(repo);
       const beforeOwed = owed(repo);
       const beforeWhole = whole(repo);
@@ -250,6 +254,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
           action = `detached commit in ${inst.title}`;
           if (inOperation(inst.worktreePath)) throw new Refusal('sync in progress: the test does not detach');
           git(inst.worktreePath, 'checkout', '-q', '--detach');
+          commitsOverIndex = true;
           edit(inst.worktreePath, `detached-${step}.txt`, `detached at step ${step}\n`);
           git(inst.worktreePath, 'add', '-A');
           git(inst.worktreePath, 'commit', '-q', '-m', `detached ${step}`);
@@ -356,7 +361,7 @@ export async function runSequence(o: SequenceOptions): Promise<SequenceResult> {
         if (discarded.has(key) || (where!.startsWith('index') && discarded.has(`${tree}\0${file}\0index0`))) continue;
         // A staged version the working tree changed again is replaced by the working tree's when the work is
         // committed (as \`git commit -a\` does); the working tree's content is then checked like any other.
-        if (where!.startsWith('index') && commitsOverIndex && beforeOwed.has(`${tree}\0${file}\0disk`)) continue;
+        if (where!.startsWith('index') && (commitsOverIndex || agentCommitted) && beforeOwed.has(`${tree}\0${file}\0disk`)) continue;
         if (!keep.has(oid)) return { seed: o.seed, steps: step + 1, log, stats, checkpointsOverwritten, loss: { step, what: `${where} content ${oid.slice(0, 8)} of ${file} in ${tree} is gone` } };
       }
       if (refused && whole(repo) !== beforeWhole && !(commitsOverIndex && inst && refusedAfterCommitting(inst))) {

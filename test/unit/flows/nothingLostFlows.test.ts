@@ -38,10 +38,10 @@ describe('core/flows and the grove CLI: nothing is ever lost (seeded random sequ
     });
   }
 
-  it('the sequences exercised the CLI, every merge strategy, conflicting syncs, aborts, forced removes and refusals', function () {
+  it('the sequences exercised the CLI, every merge strategy, conflicting syncs, forced removes and refusals', function () {
     if (seeds.length < 50) this.skip();
     console.log(`      ${JSON.stringify(stats)}`);
-    for (const k of ['merged merge', 'merged squash', 'merged rebase', 'sync conflicted', 'abort', 'refused', 'cli merge', 'cli remove', 'removed forced + branch']) {
+    for (const k of ['merged merge', 'merged squash', 'merged rebase', 'sync conflicted', 'refused', 'cli merge', 'cli remove', 'removed forced + branch']) {
       assert.ok((stats[k] ?? 0) > 0, `${k}: ${JSON.stringify(stats)}`);
     }
   });
