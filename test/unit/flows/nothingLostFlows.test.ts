@@ -38,6 +38,17 @@ describe('core/flows and the grove CLI: nothing is ever lost (seeded random sequ
     });
   }
 
+  // The loss this test found (not fixed here): seed 3 with 8 steps, at step 7 — a follow-up's turn ended before the
+  // previous turn's checkpoint was written, both got turn number 1 (Grove.checkpointTurn numbers the turn outside
+  // the snapshot lock; Snapshots.checkpoint overwrites), and the first turn's checkpoint was replaced. Timing-dependent.
+  if (!env) {
+    it('seed 3, 8 steps: LOSS — a turn checkpoint overwritten by the next turn\'s (refs/grove/checkpoints/<id>/1)', async () => {
+      const r = await runSequence({ seed: 3, steps: 8, repos, cli: CLI });
+      assert.equal(r.loss, undefined, `seed 3, step ${r.loss?.step}: ${r.loss?.what}\n${r.log.join('\n')}`);
+      assert.deepEqual(r.checkpointsOverwritten, [], `seed 3: LOSS — a turn checkpoint was overwritten: ${JSON.stringify(r.checkpointsOverwritten)}\n${r.log.join('\n')}`);
+    });
+  }
+
   it('the sequences exercised the CLI, every merge strategy, conflicting syncs, forced removes and refusals', function () {
     if (seeds.length < 50) this.skip();
     console.log(`      ${JSON.stringify(stats)}`);
