@@ -65,6 +65,22 @@ log('snapshot benchmark (5,000-file worktree)…');
 await run(process.execPath, [path.join(outDir, 'snapshotBench.js'), snapshotJson], { stdio: ['ignore', 'inherit', 'inherit'] });
 const snap = JSON.parse(fs.readFileSync(snapshotJson, 'utf8'));
 
+// ---- 1c. nothing lost: ≥ 1,000 random sequences through core and the CLI (issue 11) -------------------------------
+log('bundling test/bench/nothingLostBench.ts and the grove CLI');
+await esbuild.build({
+  entryPoints: ['test/bench/nothingLostBench.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'nothingLostBench.js'),
+  external: ['vscode'], logLevel: 'warning',
+});
+await esbuild.build({
+  entryPoints: ['src/cli/main.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'cli.js'), logLevel: 'warning',
+});
+const nothingLostJson = path.join(outDir, 'nothingLost.json');
+log(`nothing-lost benchmark (${process.env.BENCH_NOTHING_LOST_SEQUENCES ?? 1000} sequences)…`);
+await run(process.execPath, [path.join(outDir, 'nothingLostBench.js'), nothingLostJson, path.join(outDir, 'cli.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const lost = JSON.parse(fs.readFileSync(nothingLostJson, 'utf8'));
+
 // ---- 2. bundle size: a production build identical to `node esbuild.mjs --production`'s extension build ------------
 // Built into out/bench/prod/ rather than dist/, so a bench never replaces the dev build other work relies on.
 log('production bundle');
@@ -202,6 +218,16 @@ L(radar.markdown);
   L(`| \`revertTo\` that checkpoint after ${snap.changed} files changed (records the undo first) | ${ms(m.revertMs)} | ${per('revertMs', ms)} |`);
   L();
 }
+L('## Nothing lost: random sequences through core and the CLI (issue 11)');
+L();
+L(`test/bench/nothingLostBench.ts runs the property of test/unit/flows/nothingLostFlows.test.ts (test/support/nothingLostFlows.ts) at scale: seeded sequences of ${lost.stepsPerSequence} steps — dispatch, agent and user edits of every kind (modified, staged, untracked, ignored, detached-HEAD commits) in worktrees and the main checkout, the base advancing, follow-up, stop, sync (some conflicting) and abort, merge with every strategy with and without --commit, remove with and without --force and --delete-branch, \`grove status\` — about a third of them through the built CLI. After every step every commit reachable before (snapshot, checkpoint and backup refs included) must still be reachable, every file content on disk or staged must still be on disk, staged or in a reachable commit, and a refusal must change nothing. Run ${lost.at} UTC.`);
+L();
+L('| sequences | steps | losses found | time |');
+L('|---|---|---|---|');
+L(`| ${lost.sequences.toLocaleString('en-US')} | ${lost.steps.toLocaleString('en-US')} | **${lost.losses.length}** | ${sec(lost.seconds * 1000)} |`);
+L();
+for (const l of lost.losses.slice(0, 20)) L(`- seed ${l.seed}, step ${l.step}: ${l.what.split('\n')[0]}`);
+if (lost.losses.length) L();
 for (const l of hostLines) L(l);
 L('## Extension activation');
 L();
