@@ -80,6 +80,7 @@ export class Grove extends Disposable {
   private readonly commonDirs = new Map<string, string>();
   private radarWatch?: RadarWatch;
   private readonly pendingCheckpoints = new Set<Promise<void>>();
+  private readonly checkpointChains = new Map<string, Promise<void>>();
 
   constructor(private readonly host: GroveHost) {
     super();
@@ -121,8 +122,8 @@ export class Grove extends Disposable {
         }),
         agents: this.agents,
         checkpoints: {
-          beforeFirstTurn: (i) => this.tracked(this.checkpointTurn(i, 'first')),
-          turnEnded: (i) => this.tracked(this.checkpointTurn(i, 'next')),
+          beforeFirstTurn: (i) => this.tracked(this.checkpointInOrder(i, 'first')),
+          turnEnded: (i) => this.tracked(this.checkpointInOrder(i, 'next')),
         },
       },
       {
@@ -235,6 +236,21 @@ export class Grove extends Disposable {
    * A checkpoint of an agent's worktree at a turn boundary (`refs/grove/checkpoints/<id>/<turn>`, nothing on its
    * branch): turn 0 before the first prompt, then one per turn's end, numbered after the last one recorded.
    */
+  /**
+   * One instance's checkpoints are recorded one after another: the next turn's number is read from the ones
+   * recorded, so a turn that ended before the previous turn's checkpoint was written must wait for it (otherwise both
+   * would be numbered alike and the second would replace the first).
+   */
+  private checkpointInOrder(inst: InstanceSnapshot, which: 'first' | 'next'): Promise<void> {
+    const prev = this.checkpointChains.get(inst.id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.checkpointTurn(inst, which));
+    this.checkpointChains.set(inst.id, next);
+    void next.catch(() => undefined).finally(() => {
+      if (this.checkpointChains.get(inst.id) === next) this.checkpointChains.delete(inst.id);
+    });
+    return next;
+  }
+
   private async checkpointTurn(inst: InstanceSnapshot, which: 'first' | 'next'): Promise<void> {
     if (!inst.worktreePath || !fs.existsSync(inst.worktreePath)) return;
     let turn = 0;

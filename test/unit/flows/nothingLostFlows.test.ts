@@ -38,11 +38,11 @@ describe('core/flows and the grove CLI: nothing is ever lost (seeded random sequ
     });
   }
 
-  // The loss this test found (not fixed here): seed 3 with 8 steps, at step 7 — a follow-up's turn ended before the
-  // previous turn's checkpoint was written, both got turn number 1 (Grove.checkpointTurn numbers the turn outside
-  // the snapshot lock; Snapshots.checkpoint overwrites), and the first turn's checkpoint was replaced. Timing-dependent.
+  // The loss this test found: seed 3 with 8 steps, at step 7 — a follow-up's turn ended before the previous turn's
+  // checkpoint was written, both got turn number 1 and the first turn's checkpoint was replaced. Fixed by recording
+  // one instance's checkpoints one after another (Grove.checkpointInOrder); the seed stays as a regression test.
   if (!env) {
-    it('seed 3, 8 steps: LOSS — a turn checkpoint overwritten by the next turn\'s (refs/grove/checkpoints/<id>/1)', async () => {
+    it('seed 3, 8 steps: a turn that ends before the previous turn\'s checkpoint is written does not overwrite it', async () => {
       const r = await runSequence({ seed: 3, steps: 8, repos, cli: CLI });
       assert.equal(r.loss, undefined, `seed 3, step ${r.loss?.step}: ${r.loss?.what}\n${r.log.join('\n')}`);
       assert.deepEqual(r.checkpointsOverwritten, [], `seed 3: LOSS — a turn checkpoint was overwritten: ${JSON.stringify(r.checkpointsOverwritten)}\n${r.log.join('\n')}`);
