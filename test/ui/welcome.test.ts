@@ -44,6 +44,8 @@ describe('UI: Grove in the workbench (installed from the .vsix)', function () {
     await wb.typeInQuickInput(path.join(repo, 'plan.md'), false);
     const preview = quick.locator('.quick-input-title', { hasText: 'Grove: dispatch 3 task(s) from plan.md' });
     for (let attempt = 1; ; attempt++) {
+      // The dialog may have put its own folder back into the input: type the path again before each retry.
+      if (attempt > 1) await wb.typeInQuickInput(path.join(repo, 'plan.md'), false);
       await quick.locator('.monaco-list-row', { hasText: 'plan.md' }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
       await wb.page.keyboard.press('Enter');
       // The preview lists every task of plan.md, checked.
