@@ -39,6 +39,11 @@ export interface RemovalPlan {
   hasLoss: boolean;
   /** The branch holds commits its base does not have (deleting it would lose them). */
   unmergedCommits: boolean;
+  /**
+   * The branch's commits are not in its base but their content is (landed by squash or rebase): git alone still
+   * counts them, so the removal passes force for them.
+   */
+  landed?: boolean;
 }
 
 export type RemoveDecision = 'keepBranch' | 'deleteBranch';
@@ -73,6 +78,7 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
     ? [requireInstance(g, req.id), ...(worktreePath ? g.fleet.instances().filter((i) => i.id !== req.id && !i.archived && samePath(i.worktreePath, worktreePath!)) : [])]
     : g.fleet.instances().filter((i) => !i.archived && worktreePath && samePath(i.worktreePath, worktreePath));
   let report: RemovalReport | undefined;
+  let landed = false;
   if (worktreePath) {
     try {
       report = await g.worktrees.inspectRemoval(worktreePath, { repoRoot });
@@ -84,7 +90,7 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
   if (report?.isMain) throw new GroveError('InvalidInput', `${report.path} is the repository's main worktree, which Grove never removes.`);
   if (report && report.commits.length && report.branch && report.baseRef && !report.merged) {
     // Work landed by squash or rebase is in the base although its commits are not: it is not lost with the branch.
-    const landed = await g.merges.isContentMerged({ repoRoot: repoRoot ?? report.path, branch: report.branch, baseRef: report.baseRef }).catch(() => false);
+    landed = await g.merges.isContentMerged({ repoRoot: repoRoot ?? report.path, branch: report.branch, baseRef: report.baseRef }).catch(() => false);
     if (landed) report = { ...report, commits: [], merged: true, hasLoss: report.hasWorktreeLoss };
   }
   const running = instances.filter((i) => isOwned(i.state));
@@ -94,6 +100,7 @@ export async function planRemoval(g: Grove, req: RemoveRequest): Promise<Removal
     running,
     hasLoss: !!report?.hasLoss && (report.hasWorktreeLoss || (report.commits.length > 0 && !report.merged)),
     unmergedCommits: !!report && report.commits.length > 0 && !report.merged,
+    ...(landed ? { landed } : {}),
   };
 }
 
@@ -136,7 +143,8 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
     let result: RemoveResult;
     try {
       result = await g.worktrees.remove(report.path, {
-        force: report.hasLoss,
+        // Landed commits git alone still counts as a loss: the decision above covered them.
+        force: report.hasLoss || !!plan.landed,
         // After the stop above, this process's own lock may linger until the asynchronous unlock: not a live agent.
         releasedLockOf: g.self,
         // The backup ref `remove` writes before deleting a branch stays (restorable); nothing drops it here.

@@ -157,6 +157,24 @@ describe('core/flows on real git', function () {
       assert.deepEqual(r.removedInstances, [i.id]);
     });
 
+    // Found by the 1,000-sequence nothing-lost run (seeds 273, 544, 650, 947, 999): the plan counted the squashed work
+    // as landed, the removal underneath did not and refused — after recording a snapshot.
+    it('removes a worktree whose work landed by squash (kept by the merge) without force or a question, deleting the branch', async () => {
+      const i = await one('Squashed, kept');
+      fs.writeFileSync(path.join(i.worktreePath, 'feature.txt'), 'feature\n');
+      git(i.worktreePath, 'add', '-A');
+      git(i.worktreePath, 'commit', '-qm', 'agent commit');
+      await merge(grove, { id: i.id, strategy: 'squash', cleanup: 'never' });
+      assert.ok(fs.existsSync(i.worktreePath), 'the merge kept the worktree');
+      const plan = await planRemoval(grove, { id: i.id });
+      assert.equal(plan.hasLoss, false, 'nothing is lost: the work is in main');
+      const r = await remove(grove, { id: i.id });
+      assert.ok(!fs.existsSync(i.worktreePath));
+      assert.equal(r.branchDeleted, true);
+      assert.equal(git(repo, 'show', 'main:feature.txt'), 'feature');
+      assert.ok(r.snapshotId, 'restorable all the same');
+    });
+
     it('removes the instance\'s log with it', async () => {
       const i = await one('Logged');
       const log = await grove.logPath(i);
