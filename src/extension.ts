@@ -11,6 +11,7 @@ import { landCommands } from './vscode/commands/landCommands';
 import { attemptCommands } from './vscode/commands/attemptCommands';
 import { registerCommands } from './vscode/commands/register';
 import { restoreCommands } from './vscode/commands/restoreCommands';
+import { turnCommands } from './vscode/commands/turnCommands';
 import { worktreeCommands } from './vscode/commands/worktreeCommands';
 import { groveConfig } from './vscode/config';
 import { LOG_SCHEME, LogDocumentProvider } from './vscode/logDocument';
@@ -31,6 +32,7 @@ import { radarContribution } from './vscode/tree/radarRows';
 import { attemptContribution } from './vscode/tree/attemptRows';
 import { radarNotifications } from './vscode/radarNotifications';
 import { RecentlyRemoved } from './vscode/tree/recentlyRemoved';
+import { TurnRows } from './vscode/tree/turnRows';
 import { registerConventions } from './vscode/conventions/registerConventions';
 import { registerLanguageModelTools } from './vscode/lmTools';
 import { registerMcpServers } from './vscode/mcpServer';
@@ -77,7 +79,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
     radarNotifications(grove, log),
   );
   const recentlyRemoved = new RecentlyRemoved(grove, repos, log);
-  context.subscriptions.push(recentlyRemoved, tree.contribute(recentlyRemoved));
+  const turnRows = new TurnRows(grove, log);
+  context.subscriptions.push(recentlyRemoved, tree.contribute(recentlyRemoved), turnRows, tree.contribute(turnRows));
   const view = vscode.window.createTreeView('grove.agents', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
   // npm start without a signed-in claude: say plainly that no real model answers.
   if (demoModel) {
@@ -127,6 +130,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GroveA
       ...landCommands(services),
       ...attemptCommands(services),
       ...restoreCommands(services, recentlyRemoved),
+      ...turnCommands(services, turnRows),
       'grove.showOutput': () => channel.show(),
       'grove.refresh': async () => {
         await Promise.all([repos.discover(), claudeSessions.refresh()]);

@@ -52,7 +52,8 @@ export interface ContributedRow {
 /** A feature's rows and words in the view. Every method is optional; `onDidChange` re-renders. */
 export interface TreeContribution {
   readonly id: string;
-  readonly onDidChange: Event<void>;
+  /** Fired with the agents whose rows changed, or nothing (the whole view). */
+  readonly onDidChange: Event<void | readonly string[]>;
   /** Sections under a repository, after its worktrees ("Recently Removed"). */
   repositoryRows?(repoRoot: string): ContributedRow[];
   /** Rows under an agent, before its changed files (its turns). */
@@ -118,7 +119,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   /** Adds a feature's rows and words; disposing the result removes them. */
   contribute(c: TreeContribution): vscode.Disposable {
     this.contributions.push(c);
-    const sub = c.onDidChange(() => this.changed());
+    const sub = c.onDidChange((ids) => (ids ? this.changedInstances(ids) : this.changed()));
     this.changed();
     return new vscode.Disposable(() => {
       sub.dispose();
