@@ -40,4 +40,18 @@ describe('UI: a worktree created from the Agents view and removed again', functi
     assert.equal(fs.existsSync(path.join(`${repo}.worktrees`, 'try-the-ui')), false);
     await wb.screenshot('worktree-removed');
   });
+
+  it('lists it under Recently Removed, and Restore brings the worktree and its branch back', async () => {
+    await wb.expand('Recently Removed');
+    const snapshot = wb.page.getByRole('treeitem', { name: /grove\/try-the-ui.*remove/ }).first();
+    await snapshot.waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.screenshot('recently-removed');
+    await wb.contextMenu(/grove\/try-the-ui.*remove/, 'Restore Snapshot', wb.page.locator('.notification-toast', { hasText: /restored "grove\/try-the-ui"/ }));
+    await wb.page.locator('.notification-toast', { hasText: /restored "grove\/try-the-ui"/ }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    assert.ok(fs.existsSync(path.join(`${repo}.worktrees`, 'try-the-ui', 'README.md')), 'the worktree is back, with its files');
+    assert.equal(execFileSync('git', ['branch', '--show-current'], { cwd: path.join(`${repo}.worktrees`, 'try-the-ui'), encoding: 'utf8' }).trim(), 'grove/try-the-ui');
+    // Back in the tree as a worktree again (a row without the snapshot's "remove" description).
+    await wb.page.getByRole('treeitem', { name: /^grove\/try-the-ui(?!.*remove)/ }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.screenshot('worktree-restored');
+  });
 });

@@ -82,6 +82,7 @@ export class RecentlyRemoved extends Disposable implements TreeContribution {
       const d = describeSnapshot(m, now);
       const item = new vscode.TreeItem(d.label, vscode.TreeItemCollapsibleState.None);
       item.description = d.detail;
+      item.accessibilityInformation = { label: `${d.label}, ${d.detail}` };
       item.iconPath = new vscode.ThemeIcon(m.kind === 'branch' ? 'git-branch' : 'archive');
       item.contextValue = `snapshot.${m.kind}`;
       const md = new vscode.MarkdownString(undefined, true);
