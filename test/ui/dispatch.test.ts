@@ -78,4 +78,25 @@ describe('UI: dispatch a plan, watch the agents finish, review and merge one', f
     await wb.page.locator('.monaco-list-row', { hasText: TASKS[0] }).filter({ hasText: /merged into main/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
     await wb.screenshot('merged');
   });
+
+  it('lands the other two with Land All from the view\'s title bar: progress, one question for both, then the summary', async () => {
+    await wb.runCommand('Notifications: Clear All Notifications');
+    await wb.page.locator('.pane-header[aria-label^="Agents"], .sidebar .composite.title').first().hover();
+    await wb.page.getByRole('button', { name: 'Land All' }).first().click();
+    // The first agent's uncommitted notes: one answer ("Commit All") for the whole train.
+    const commitAll = wb.page.locator('.monaco-dialog-box').getByRole('button', { name: 'Commit All', exact: true });
+    await commitAll.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await wb.page.locator('.monaco-dialog-box').first().innerText(), /has uncommitted work\. Commit it to land it\?/);
+    await wb.screenshot('land-all-progress');
+    await wb.dialogButton('Commit All');
+    const summary = wb.page.locator('.notification-toast', { hasText: /Landed 2 of 2/ }).first();
+    await summary.waitFor({ state: 'visible', timeout: 120_000 });
+    assert.match(await summary.innerText(), /2 new commits on main/);
+    const log = execFileSync('git', ['log', '--format=%s', 'main'], { cwd: repo, encoding: 'utf8' });
+    for (const t of TASKS.slice(1)) assert.match(log, new RegExp(t), `${t} is not on main`);
+    // Landed and cleaned up (grove.cleanupAfterMerge: always): all three are archived, no worktree is left.
+    assert.deepEqual(fs.readdirSync(`${repo}.worktrees`).filter((d) => !d.startsWith('.')), []);
+    await wb.page.locator('.monaco-list-row', { hasText: /^Archived\s*3$/ }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.screenshot('land-all-summary');
+  });
 });
