@@ -44,7 +44,7 @@ describe('an agent\'s turns and Recently Removed in the Agents view', function (
   it('lists the agent\'s turns under it, and Show Turn Changes opens what one turn changed', async () => {
     const group = await until('the Turns row with both turns', async () => {
       const g = await rowsUnder(inst.id, 'Turns');
-      return g && g.children.length === 2 ? g : undefined;
+      return g && g.children.length === 2 && g.description === '2' ? g : undefined;
     });
     assert.equal(group.description, '2');
     assert.deepEqual(group.children.map((c) => `${c.label}:${c.contextValue}`), ['Turn 1:turn', 'Turn 2:turn']);
@@ -81,5 +81,9 @@ describe('an agent\'s turns and Recently Removed in the Agents view', function (
     await vscode.commands.executeCommand('grove.restoreSnapshot', { kind: 'contributed', contribution: 'recentlyRemoved', key: row.id });
     assert.equal(fs.readFileSync(path.join(wt, 'notes', 'first.txt'), 'utf8'), 'from turn one\n', 'the untracked notes are back');
     assert.equal(fs.existsSync(path.join(wt, 'notes', 'second.txt')), false, 'exactly as removed');
+    // Its agent is back too, under the worktree, with its turns.
+    const back = await until('the agent back in the view', async () => flatten(await a.viewSnapshot()).find((x) => x.kind === 'instance' && x.id === inst.id));
+    assert.equal(back.label, 'Turn taker');
+    assert.equal(a.instances().find((i) => i.id === inst.id)?.sessionId, inst.sessionId);
   });
 });

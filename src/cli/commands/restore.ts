@@ -41,6 +41,7 @@ export async function restoreCommand(argv: string[], io: Io): Promise<number> {
     else {
       const what = r.worktreePath ? `the worktree ${r.worktreePath}${r.branch ? ` on ${r.branch}` : ' (detached)'}` : `branch ${r.branch}`;
       io.out(`Restored ${r.inPlace ? 'in place ' : ''}${what} from ${r.snapshot.id} (${r.snapshot.reason}).`);
+      if (r.instance) io.out(`Its agent "${r.instance.title}" is back as ${r.instance.id} (${r.instance.state}): grove follow-up ${r.instance.id} "…" goes on in its session.`);
       for (const n of r.notes) io.err(`note: ${n}`);
       if (r.undoId) io.err(`What it replaced is snapshot ${r.undoId}: grove restore ${r.undoId} undoes this.`);
     }

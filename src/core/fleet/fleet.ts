@@ -17,7 +17,7 @@ import { Disposable, DisposableMap } from '../util/disposable';
 import { Emitter } from '../util/event';
 import { nullLogger, type Logger } from '../util/logger';
 import { Dispatcher, type FollowUpOutcome } from './dispatcher';
-import { isOwned, isActive, type Instance } from './instance';
+import { isActive, isFinished, isOwned, type Instance } from './instance';
 import { Peers } from './peers';
 import type { DispatcherPorts, DispatchOptions, TaskSpec } from './ports';
 import type { Scheduler } from './scheduler';
@@ -227,6 +227,21 @@ export class Fleet extends Disposable {
       throw new GroveError('Busy', `"${inst.title}" is driven by another Grove process.`);
     }
     inst.update(patch);
+  }
+
+  /**
+   * Brings back the row of an instance forgotten earlier (Restore of its removed worktree): finished — an agent that
+   * was at work comes back `stopped` — and driven by no process, written to its repository's registry.
+   */
+  async reinstate(s: InstanceSnapshot): Promise<InstanceSnapshot> {
+    const have = this.dispatcher.get(s.id);
+    if (have) return have.snapshot;
+    const repo = await this.repo(s.repoRoot);
+    const { driver: _driver, agent: _agent, waitReason: _waitReason, ...rest } = s;
+    const record: InstanceSnapshot = { ...rest, state: isFinished(s.state) ? s.state : 'stopped', updatedAt: Date.now() };
+    const inst = this.dispatcher.adopt(record);
+    repo.upsert([inst.snapshot]);
+    return inst.snapshot;
   }
 
   /** Stops (if this process drives it) and forgets an instance. Its worktree and branch are the caller's. */

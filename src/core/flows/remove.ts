@@ -138,6 +138,7 @@ export async function remove(g: Grove, req: RemoveRequest, ask: RemoveAsk = {}):
       branch: deletesBranch ? report.taskBranch : undefined,
       reason: [discards ? 'remove --force' : 'remove', decision === 'deleteBranch' ? 'delete branch' : ''].filter(Boolean).join(', '),
       instance: plan.instances[0],
+      forgets: plan.instances[0],
     });
     if (snapshot) out.snapshotId = snapshot.id;
     let result: RemoveResult;

@@ -29,6 +29,8 @@ export interface DestructiveStep {
   /** 'remove', 'remove --force', 'delete branch', 'abort sync', 'cleanup after merge (squash)'… */
   reason: string;
   instance?: Pick<InstanceSnapshot, 'id' | 'title'>;
+  /** The agent the step forgets (Remove): kept with the snapshot, so Restore brings its row back. */
+  forgets?: InstanceSnapshot;
   signal?: AbortSignal;
 }
 
@@ -42,7 +44,7 @@ export async function recordBeforeDestructive(g: Grove, step: DestructiveStep): 
   try {
     if (step.worktreePath && fs.existsSync(step.worktreePath)) {
       const ignored = await ignoredWorthKeeping(g, step.repoRoot, step.worktreePath, step.signal);
-      meta = await g.snapshots.snapshotWorktree(step.worktreePath, { reason: step.reason, ignored, signal: step.signal, ...who });
+      meta = await g.snapshots.snapshotWorktree(step.worktreePath, { reason: step.reason, ignored, signal: step.signal, ...who, ...(step.forgets ? { record: agentRecord(step.forgets) } : {}) });
     } else if (step.branch) {
       meta = await g.snapshots.snapshotBranch(step.repoRoot, step.branch, { reason: step.reason, signal: step.signal, ...who });
     }
@@ -110,6 +112,8 @@ export interface RestoreAsk {
 export interface RestoreOutcome extends RestoreResult {
   cancelled?: boolean;
   snapshot: SnapshotMeta;
+  /** The agent Remove forgot, back in the fleet (finished, driven by no one) on the restored worktree. */
+  instance?: InstanceSnapshot;
 }
 
 /** Restores a snapshot exactly (see the file comment). */
@@ -122,7 +126,8 @@ export async function restoreSnapshot(g: Grove, req: RestoreRequest, ask: Restor
       const live = !req.path && snapshot.worktreePath && fs.existsSync(snapshot.worktreePath) ? snapshot.worktreePath : undefined;
       const ignored = live ? await ignoredWorthKeeping(g, req.repoRoot, live, req.signal).catch(() => undefined) : undefined;
       const r = await g.snapshots.restore(req.repoRoot, req.id, { ...choice, ...(req.path ? { path: req.path } : {}), ...(ignored ? { ignored } : {}), signal: req.signal });
-      return { ...r, snapshot };
+      const instance = await reinstate(g, snapshot, r);
+      return { ...r, snapshot, ...(instance ? { instance } : {}) };
     } catch (err) {
       if (isGitError(err, 'BranchExists')) {
         const conflict = err.details as BranchConflict;
@@ -174,4 +179,25 @@ function ago(ms: number): string {
 async function ignoredWorthKeeping(g: Grove, repoRoot: string, worktreePath: string, signal?: AbortSignal): Promise<IgnoredEntry[]> {
   const entries = await listIgnoredWork(g.git, worktreePath, { copyPatterns: g.settings(repoRoot).copyFiles, ...(signal ? { signal } : {}) });
   return entries.filter((e) => !e.repository);
+}
+
+/** What of an agent's row a snapshot keeps: everything but who drove it and what it was waiting for. */
+function agentRecord(inst: InstanceSnapshot): Record<string, unknown> {
+  const { driver: _driver, agent: _agent, waitReason: _waitReason, ...rest } = inst;
+  return rest as unknown as Record<string, unknown>;
+}
+
+/**
+ * The agent Remove forgot comes back with its worktree: its row, prompt, session (Follow Up resumes it) and turns.
+ * Not when the fleet has it again (or still), nor for another repository's record.
+ */
+async function reinstate(g: Grove, snapshot: SnapshotMeta, r: RestoreResult): Promise<InstanceSnapshot | undefined> {
+  const rec = snapshot.record as Partial<InstanceSnapshot> | undefined;
+  if (!rec || typeof rec.id !== 'string' || !r.worktreePath || g.fleet.get(rec.id)) return undefined;
+  try {
+    return await g.fleet.reinstate({ ...(rec as InstanceSnapshot), worktreePath: r.worktreePath, ...(r.branch ? { branch: r.branch } : {}) });
+  } catch (err) {
+    g.logger.warn(`restore: the agent "${rec.title ?? rec.id}" could not be brought back: ${(err as Error).message}`);
+    return undefined;
+  }
 }

@@ -11,7 +11,7 @@ import { CHECKPOINT_REF_PREFIX, GROVE_METADATA, IDENTITY, SNAPSHOT_REF_PREFIX, i
 import { copyIndex, existingCommits, hashFiles, inChunks, lstatOrUndefined, parseStage, parseStatus, readText, safeRelative, throwIfAborted, unique, withTemp } from './snapshotUtil';
 
 export async function capture(ctx: SnapshotContext, run: Run, worktreePath: string, o: {
-  ref: string; kind: SnapshotKind; reason: string; instanceId?: string; title?: string; turn?: number; phase?: SnapshotMeta['phase'];
+  ref: string; kind: SnapshotKind; reason: string; instanceId?: string; title?: string; record?: Record<string, unknown>; turn?: number; phase?: SnapshotMeta['phase'];
   ignored?: ReadonlyArray<string | IgnoredEntry>; signal?: AbortSignal; overwrite?: boolean;
 }): Promise<Captured> {
   const { signal } = o;
@@ -184,7 +184,7 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
       version: 1, id, ref: o.ref, commit: '', kind: o.kind, reason: o.reason, createdAt, repoRoot: where.repoRoot, worktreePath: top,
       ...(branch ? { branch } : {}), ...(head ? { head } : {}), ...(head && !branch ? { detached: true } : {}),
       ...(syncState ? { syncState } : {}), ...(rebasing ? { rebasing } : {}),
-      ...(o.instanceId ? { instanceId: o.instanceId } : {}), ...(o.title ? { title: o.title } : {}),
+      ...(o.instanceId ? { instanceId: o.instanceId } : {}), ...(o.title ? { title: o.title } : {}), ...(o.record ? { record: o.record } : {}),
       ...(o.turn !== undefined ? { turn: o.turn } : {}), ...(o.phase ? { phase: o.phase } : {}),
       filesTree, ignoredListed: o.ignored !== undefined, ignoredIncluded, ignoredSkipped, sizeLimitBytes: ctx.sizeLimitBytes,
       counts: {

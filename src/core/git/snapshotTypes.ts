@@ -39,6 +39,8 @@ export interface SnapshotMeta {
   rebasing?: string;
   instanceId?: string;
   title?: string;
+  /** An opaque record the caller kept with the snapshot (the removed agent's registry row, so Restore brings it back). */
+  record?: Record<string, unknown>;
   turn?: number;
   phase?: 'start' | 'end' | 'undo';
   /** The tree of the worktree as on disk (`files/`): the two sides of a turn's diff. Empty tree for a branch. */
@@ -73,6 +75,8 @@ export interface SnapshotWorktreeOptions extends CommonOptions {
   reason: string;
   instanceId?: string;
   title?: string;
+  /** Kept as {@link SnapshotMeta.record}. */
+  record?: Record<string, unknown>;
   /** Ignored files/folders to store (usually {@link listIgnoredWork}'s result), relative to the worktree's top. */
   ignored?: ReadonlyArray<string | IgnoredEntry>;
 }

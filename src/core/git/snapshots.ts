@@ -127,7 +127,7 @@ export class Snapshots {
     return this.withRepo(worktreePath, o, async (run) => {
       const id = this.newId();
       const { meta } = await capture(this.ctx, run, worktreePath, {
-        ref: SNAPSHOT_REF_PREFIX + id, kind: 'worktree', reason: o.reason, instanceId: o.instanceId, title: o.title, ignored: o.ignored, signal: o.signal,
+        ref: SNAPSHOT_REF_PREFIX + id, kind: 'worktree', reason: o.reason, instanceId: o.instanceId, title: o.title, record: o.record, ignored: o.ignored, signal: o.signal,
       });
       return meta;
     });

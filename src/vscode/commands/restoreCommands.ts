@@ -48,7 +48,8 @@ export function restoreCommands(s: Services, recentlyRemoved: RecentlyRemoved) {
       await recentlyRemoved.refresh();
       const where = r.worktreePath ? ` at ${r.worktreePath}${r.branch ? ` on ${r.branch}` : ' (detached)'}` : r.branch ? `: branch ${r.branch}` : '';
       const notes = r.notes.length ? ` ${r.notes.join(' ')}` : '';
-      void vscode.window.showInformationMessage(`Grove: restored "${name}"${where}.${notes}`);
+      const agent = r.instance ? ` Its agent "${r.instance.title}" is back (${r.instance.state}).` : '';
+      void vscode.window.showInformationMessage(`Grove: restored "${name}"${where}.${agent}${notes}`);
       return r;
     },
   };

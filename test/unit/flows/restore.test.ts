@@ -101,6 +101,33 @@ describe('core/flows: restore after every destructive flow (real git)', function
     assert.equal(fs.statSync(path.join(back, '.env.local')).mode & 0o777, 0o600);
   });
 
+  it('restoring a removed agent\'s worktree brings its row back: prompt, session and turns, finished, in the registry', async () => {
+    const i = await one('Come back');
+    fs.writeFileSync(path.join(i.worktreePath, 'notes.md'), 'the agent\'s notes\n');
+    const r = await remove(grove, { id: i.id, force: true });
+    assert.equal(grove.fleet.get(i.id), undefined, 'Remove forgot the agent');
+    const back = await restoreSnapshot(grove, { repoRoot: repo, id: r.snapshotId! });
+    assert.equal(back.instance?.id, i.id);
+    const row = grove.fleet.get(i.id)!;
+    assert.ok(row, 'the agent is in the fleet again');
+    assert.deepEqual([row.title, row.prompt, row.sessionId, row.branch, row.worktreePath, row.state], [i.title, i.prompt, i.sessionId, i.branch, i.worktreePath, i.state]);
+    assert.equal(row.driver, undefined, 'driven by no process');
+    assert.equal(fs.readFileSync(path.join(row.worktreePath, 'notes.md'), 'utf8'), 'the agent\'s notes\n');
+    // Another process reading the registry sees it too.
+    await grove.fleet.flush();
+    const other = new Grove({ kind: 'test', settings: () => settings, trusted: () => true, gitEnv: gitTestEnv, capabilities: { terminal: false }, agents: () => ({ start: () => { throw new Error('no agent here'); } }) });
+    try {
+      await other.recover([repo]);
+      assert.equal(other.fleet.get(i.id)?.title, 'Come back');
+    } finally {
+      await other.close();
+    }
+    // Restoring again (in place) does not add it twice.
+    const again = await restoreSnapshot(grove, { repoRoot: repo, id: r.snapshotId! });
+    assert.equal(again.instance, undefined);
+    assert.equal(grove.fleet.instances().filter((x) => x.id === i.id).length, 1);
+  });
+
   it('remove --force: uncommitted, staged, untracked and ignored files all come back exactly', async () => {
     const i = await one('Forced');
     uncommittedWork(i.worktreePath);
