@@ -347,13 +347,18 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   /** The lead agent that dispatched `inst`, when Grove knows it (by instance id or session id). */
+  /** The row an instance shows under: its lead agent, else (Best of N) attempt #1 of its group. */
   private leadOf(inst: InstanceSnapshot): InstanceSnapshot | undefined {
-    if (!inst.lead || inst.archived) return undefined;
-    return this.fleet.instances().find((i) => i.id !== inst.id && !i.archived && (i.id === inst.lead || (!!i.sessionId && i.sessionId === inst.lead)));
+    if (inst.archived) return undefined;
+    const lead = inst.lead;
+    const byLead = lead ? this.fleet.instances().find((i) => i.id !== inst.id && !i.archived && (i.id === lead || (!!i.sessionId && i.sessionId === lead))) : undefined;
+    if (byLead || !inst.attempt || inst.attempt.index <= 1) return byLead;
+    const group = inst.attempt.group;
+    return this.fleet.instances().find((i) => i.id !== inst.id && !i.archived && i.id === group && !this.leadOf(i));
   }
 
   private childrenOf(lead: InstanceSnapshot): InstanceSnapshot[] {
-    return this.fleet.instances().filter((i) => !i.archived && i.lead !== undefined && this.leadOf(i)?.id === lead.id);
+    return this.fleet.instances().filter((i) => !i.archived && (i.lead !== undefined || (i.attempt?.index ?? 0) > 1) && this.leadOf(i)?.id === lead.id);
   }
 
   private repoChildren(repo: RepositoryState): Node[] {

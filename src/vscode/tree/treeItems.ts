@@ -45,7 +45,7 @@ export function instanceItem(c: InstanceItemContext): vscode.TreeItem {
   if (inst.costUsd > 0) parts.push(`$${inst.costUsd.toFixed(2)}`);
   if (c.stat && (c.stat.insertions || c.stat.deletions)) parts.push(`+${c.stat.insertions} −${c.stat.deletions}`);
   if (inst.pendingPrompts?.length) parts.push(`${inst.pendingPrompts.length} follow-up${inst.pendingPrompts.length > 1 ? 's' : ''} queued`);
-  if (c.children.length) parts.push(childrenSummary(c.children));
+  if (c.children.length) parts.push(childrenSummary(c.children, inst.attempt ? 'other attempt' : 'agent'));
   for (const d of c.decorations) if (d.description) parts.push(d.description);
   if (inst.lastActivity && (inst.state === 'running' || inst.state === 'starting')) parts.push(inst.lastActivity);
   if (inst.error && (inst.state === 'failed' || inst.state === 'interrupted' || inst.state === 'queued')) parts.push(inst.error.split('\n')[0]!);
@@ -60,7 +60,7 @@ export function instanceItem(c: InstanceItemContext): vscode.TreeItem {
         : decorated ?? stateIcon(inst.state, inst.waitReason);
   const flags = [
     conflicted ? 'conflicted' : '', inst.merge ? 'merged' : '', inst.archived ? 'archived' : '', inst.permissionMode === 'bypassPermissions' ? 'bypass' : '',
-    inst.contextExhausted ? 'exhausted' : '', c.children.length ? 'lead' : '', ...c.decorations.map((d) => d.flag ?? ''),
+    inst.contextExhausted ? 'exhausted' : '', c.children.length && !inst.attempt ? 'lead' : '', ...c.decorations.map((d) => d.flag ?? ''),
   ].filter(Boolean);
   item.contextValue = `instance.${inst.state}.${inst.mode}${flags.map((f) => `.${f}`).join('')}`;
   item.tooltip = instanceTooltip(c);
@@ -109,12 +109,12 @@ export function contextShare(inst: Pick<InstanceSnapshot, 'context'>): number {
   return c?.window ? Math.min(1, c.used / c.window) : 0;
 }
 
-/** "3 agents: 1 running, 2 done · $0.42" for a lead's row. Pure. */
-export function childrenSummary(children: readonly InstanceSnapshot[]): string {
+/** "3 agents: 1 running, 2 done · $0.42" for a lead's row ("2 other attempts: …" for attempt #1's). Pure. */
+export function childrenSummary(children: readonly InstanceSnapshot[], noun = 'agent'): string {
   const counts = new Map<string, number>();
   for (const ch of children) counts.set(stateLabel(ch), (counts.get(stateLabel(ch)) ?? 0) + 1);
   const cost = children.reduce((n, ch) => n + ch.costUsd, 0);
-  return `${children.length} agent${children.length > 1 ? 's' : ''}: ${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')}${cost > 0 ? ` · $${cost.toFixed(2)}` : ''}`;
+  return `${children.length} ${noun}${children.length > 1 ? 's' : ''}: ${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')}${cost > 0 ? ` · $${cost.toFixed(2)}` : ''}`;
 }
 
 export function worktreeItem(wtPath: string, wt: WorktreeInfo | undefined, expandable: boolean, stat?: { insertions: number; deletions: number }): vscode.TreeItem {
