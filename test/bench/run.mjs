@@ -81,6 +81,17 @@ log(`nothing-lost benchmark (${process.env.BENCH_NOTHING_LOST_SEQUENCES ?? 1000}
 await run(process.execPath, [path.join(outDir, 'nothingLostBench.js'), nothingLostJson, path.join(outDir, 'cli.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
 const lost = JSON.parse(fs.readFileSync(nothingLostJson, 'utf8'));
 
+// ---- 1d. stream-json parsing (issue 17): MB/s over a 100 MB transcript, and peak memory --------------------------
+log('bundling test/bench/streamBench.ts');
+await esbuild.build({
+  entryPoints: ['test/bench/streamBench.ts'],
+  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'streamBench.js'), logLevel: 'warning',
+});
+const streamJson = path.join(outDir, 'stream.json');
+log('stream-json benchmark…');
+await run(process.execPath, ['--expose-gc', path.join(outDir, 'streamBench.js'), streamJson], { stdio: ['ignore', 'inherit', 'inherit'] });
+const stream = JSON.parse(fs.readFileSync(streamJson, 'utf8'));
+
 // ---- 2. bundle size: a production build identical to `node esbuild.mjs --production`'s extension build ------------
 // Built into out/bench/prod/ rather than dist/, so a bench never replaces the dev build other work relies on.
 log('production bundle');
@@ -228,6 +239,10 @@ L(`| ${lost.sequences.toLocaleString('en-US')} | ${lost.steps.toLocaleString('en
 L();
 for (const l of lost.losses.slice(0, 20)) L(`- seed ${l.seed}, step ${l.step}: ${l.what.split('\n')[0]}`);
 if (lost.losses.length) L();
+L('## Parsing stream-json (issue 17)');
+L();
+L(streamSection(stream));
+L();
 for (const l of hostLines) L(l);
 L('## Extension activation');
 L();
@@ -263,3 +278,21 @@ L();
 fs.mkdirSync('docs', { recursive: true });
 fs.writeFileSync('docs/benchmarks.md', lines.join('\n'));
 log(`wrote docs/benchmarks.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+/** The stream-json section: Grove's parser against readline + JSON.parse over the same transcript. */
+function streamSection(st) {
+  const g = st.runs.grove, b = st.runs.baseline;
+  const mb = (x) => `${x.toFixed(0)} MB/s`;
+  const ratios = g.map((r, i) => r.mbPerSecond / b[i].mbPerSecond);
+  return [
+    `test/bench/streamBench.ts writes a ${st.mb.toFixed(0)} MB transcript (${st.lines.toLocaleString('en-US')} lines) with the message mix of a real \`claude -p --output-format stream-json --verbose\` run — assistant text, Edit/Read/Bash tool uses, tool results holding file reads and test output, results, noise lines — and one ${st.longestLineMb.toFixed(1)} MB line (a large Write), then reads it ${g.length} times in 64 KiB chunks, as an agent's stdout arrives, through Grove's \`ClaudeStreamParser\` (lines, JSON, events) and through the baseline, Node's \`readline\` with \`JSON.parse\` per line (no events), alternating which goes first. Peak RSS is sampled on every chunk, above the level before the run. Run ${st.at} UTC, load average ${st.load.map((x) => x.toFixed(2)).join(', ')} on 2 cores.`,
+    '',
+    '| | median | per run | peak RSS above the start (median) |',
+    '|---|---|---|---|',
+    `| Grove's parser | **${mb(median(g.map((r) => r.mbPerSecond)))}** | ${g.map((r) => mb(r.mbPerSecond)).join('; ')} | ${median(g.map((r) => r.peakRssAboveMb)).toFixed(1)} MB |`,
+    `| readline + JSON.parse | ${mb(median(b.map((r) => r.mbPerSecond)))} | ${b.map((r) => mb(r.mbPerSecond)).join('; ')} | ${median(b.map((r) => r.peakRssAboveMb)).toFixed(1)} MB |`,
+    `| ratio Grove / baseline (median of per-run ratios) | **${median(ratios).toFixed(2)} ×** | ${ratios.map((r) => r.toFixed(2)).join('; ')} | |`,
+    '',
+    `Goal: ≥ 100 MB/s, memory bounded by the longest line (here ${st.longestLineMb.toFixed(1)} MB of a ${st.mb.toFixed(0)} MB transcript), not by the transcript.`,
+  ].join('\n');
+}

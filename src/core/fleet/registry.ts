@@ -86,8 +86,14 @@ export class InstanceRegistry extends Disposable {
 
   /** Last good content seen on disk (read or written by us). */
   private known: RegistryFileContent = emptyContent();
-  /** Raw text last read or written, to tell our own writes from another process's in the watcher. */
+  /** Raw text last read or written. */
   private lastText: string | undefined;
+  /**
+   * Raw text whose content this process has seen as a whole: written by it, returned by `read()`, or fired as
+   * `onDidChange`. The watcher fires for anything else, even when a read or a write of ours (which merges another
+   * process's changes) came first — comparing with the last text read would swallow that change.
+   */
+  private delivered: string | undefined;
   /** Raw text of the last corrupt content already backed up, so it is reported once. */
   private lastCorruptText: string | undefined;
 
@@ -114,6 +120,7 @@ export class InstanceRegistry extends Disposable {
   /** Reads the file (without the lock: renames are atomic). A missing file is an empty registry. */
   async read(): Promise<InstanceSnapshot[]> {
     const content = await this.readContent();
+    this.delivered = this.lastText;
     return Object.values(content.instances);
   }
 
@@ -168,9 +175,9 @@ export class InstanceRegistry extends Disposable {
   private async reloadFromWatcher(): Promise<void> {
     if (this.isDisposed) return;
     try {
-      const before = this.lastText;
       const content = await this.readContent();
-      if (this.lastText === before || this.isDisposed) return;
+      if (this.lastText === this.delivered || this.isDisposed) return;
+      this.delivered = this.lastText;
       this._onDidChange.fire({ instances: Object.values(content.instances), removed: Object.keys(content.removed) });
     } catch (err) {
       this.logger.warn(`registry reload of ${this.file} failed: ${(err as Error).message}`);
@@ -195,9 +202,12 @@ export class InstanceRegistry extends Disposable {
     this.pending = new Map();
     this.pendingRemovals = new Map();
     if (upserts.size === 0 && removals.size === 0) return;
+    /** What another process changed and this write merged: fired once written (the watcher will not see it). */
+    let merged: RegistryFileContent | undefined;
     try {
       await this.withLock(async () => {
         const content = await this.readContent();
+        if (this.lastText !== undefined && this.lastText !== this.delivered) merged = structuredClone(content);
         const now = Date.now();
         for (const [id, at] of removals) {
           delete content.instances[id];
@@ -217,7 +227,9 @@ export class InstanceRegistry extends Disposable {
         await writeAtomic(this.file, text);
         this.known = content;
         this.lastText = text;
+        this.delivered = text;
       });
+      if (merged && !this.isDisposed) this._onDidChange.fire({ instances: Object.values(merged.instances), removed: Object.keys(merged.removed) });
     } catch (err) {
       // Put the changes back (unless superseded meanwhile) so the next write retries them.
       for (const [id, s] of upserts) if (!this.pending.has(id) && !this.pendingRemovals.has(id)) this.pending.set(id, s);

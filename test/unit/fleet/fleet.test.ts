@@ -235,10 +235,12 @@ describe('fleet/fleet', () => {
     const other = fleetOf(procs.spawn(902));
     await other.recover(['/repo']);
     assert.equal(other.get(one.id)?.state, 'done');
+    // Listening before the removal: the other process may see the registry change before this one reads it back.
+    const seen = waitForEvent(other.onDidChangeInstances, (e) => e.removed.includes(one.id), 10_000);
     await fleet.remove(one.id);
     await fleet.flush();
     assert.deepEqual(await new InstanceRegistry(dir).read(), []);
-    await waitForEvent(other.onDidChangeInstances, (e) => e.removed.includes(one.id), 5000);
+    await seen;
     assert.equal(other.get(one.id), undefined);
   });
 });

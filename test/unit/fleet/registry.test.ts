@@ -153,4 +153,23 @@ describe('fleet/registry', () => {
     const all = (await changed).instances;
     assert.deepEqual(all.map((s) => s.id).sort(), ['mine', 'theirs']);
   });
+
+  // Found by the fleet test of a removal reaching another process (1 run in 10 failed): that process wrote within the
+  // watcher's debounce, its write read and merged the removal, and the watcher then saw "nothing new".
+  it('another writer\'s change reaches onDidChange even when this registry writes before its watcher looks', async () => {
+    const watcher = registry({ debounceMs: 200 });
+    await watcher.upsert(snap('mine', 1));
+    watcher.watch();
+    const seen: string[][] = [];
+    watcher.onDidChange((c) => seen.push([...c.instances.map((s) => s.id), ...c.removed.map((id) => `-${id}`)]));
+    const other = registry();
+    await other.upsert(snap('theirs', 2));
+    await other.remove(['mine']);
+    // Within the debounce: this registry's own write merges both changes of the other writer.
+    await watcher.upsert(snap('also-mine', 4));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(seen.some((ids) => ids.includes('theirs') && ids.includes('-mine')), `the other writer's changes were never reported: ${JSON.stringify(seen)}`);
+    // The registry's content on disk holds everything.
+    assert.deepEqual((await registry().read()).map((s) => s.id).sort(), ['also-mine', 'theirs']);
+  });
 });
