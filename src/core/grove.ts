@@ -59,8 +59,8 @@ export interface GroveHost {
   fleet?: { orphanCheckMs?: number; activityWriteMs?: number; newId?: () => string; now?: () => number; backoffMs?: (attempt: number) => number };
   /** Available memory in MB (default: this machine's; tests inject their own). */
   memory?: () => number | undefined;
-  /** The snapshot engine's clock and size limit (tests). */
-  snapshots?: Pick<SnapshotsOptions, 'now' | 'sizeLimitBytes'>;
+  /** Tests: the clock, the size limit, and a hook run at each step of recording (to slow or fail one). */
+  snapshots?: Pick<SnapshotsOptions, 'now' | 'sizeLimitBytes' | 'onStep'>;
 }
 
 export class Grove extends Disposable {

@@ -37,6 +37,8 @@ export class Run extends Disposable {
   private pauseTimer?: NodeJS.Timeout;
   /** The checkpoint of the turn that just ended, while it is being recorded. */
   private turnCheckpoint?: Promise<void>;
+  /** Until the checkpoint of the turn that ended is written: the next turn's agent starts only after it. */
+  private checkpointing?: Promise<void>;
 
   constructor(
     readonly instance: Instance,
@@ -80,6 +82,13 @@ export class Run extends Disposable {
       if (agent?.handle && !agent.exited) await agent.handle.stop();
       if (this.agent === agent) this.agent = undefined;
       if (inst.state === 'paused') inst.transition('stopped');
+      return true;
+    }
+    if (agent && !agent.handle && !agent.exited && inst.state === 'starting') {
+      // Waiting for the last turn's checkpoint: it never starts.
+      this.agent = undefined;
+      inst.transition('stopped');
+      ctx.pump();
       return true;
     }
     if (agent?.handle && !agent.exited) {
@@ -238,12 +247,19 @@ export class Run extends Disposable {
     const agent = { exited: false } as NonNullable<Run['agent']>;
     this.agent = agent;
     inst.transition('starting', { ...patch, driver: ctx.self });
-    try {
-      agent.handle = ctx.ports.agents.start(inst.snapshot, (e) => this.onAgentEvent(ctx, agent, e), options);
-    } catch (err) {
-      if (this.agent === agent) this.agent = undefined;
-      inst.transition('failed', { error: `the agent did not start: ${(err as Error).message}` });
-    }
+    const start = () => {
+      if (this.agent !== agent || !this.current(this)) return; // stopped or removed while the checkpoint was written
+      try {
+        agent.handle = ctx.ports.agents.start(inst.snapshot, (e) => this.onAgentEvent(ctx, agent, e), options);
+      } catch (err) {
+        if (this.agent === agent) this.agent = undefined;
+        inst.transition('failed', { error: `the agent did not start: ${(err as Error).message}` });
+      }
+    };
+    // A follow-up right after a turn ended: that turn's checkpoint must hold the worktree as the turn left it.
+    const cp = this.checkpointing;
+    if (cp) void cp.then(start);
+    else start();
   }
 
   /** Drives a live agent started by an earlier process (a terminal that survived a window reload). */
@@ -270,7 +286,14 @@ export class Run extends Disposable {
     } catch (err) {
       ctx.logger.error(`"${inst.title}": ${(err as Error).message}`);
     }
-    if (event.type === 'result' && ctx.ports.checkpoints) this.turnCheckpoint = this.checkpoint(ctx, (c) => c.turnEnded(inst.snapshot));
+    if (event.type === 'result' && ctx.ports.checkpoints) {
+      const cp = this.checkpoint(ctx, (c) => c.turnEnded(inst.snapshot));
+      this.turnCheckpoint = cp;
+      this.checkpointing = cp;
+      void cp.finally(() => {
+        if (this.checkpointing === cp) this.checkpointing = undefined;
+      });
+    }
     if (event.type !== 'exit') {
       // A live session (a terminal) was paused by a limit: wait for the reset with the session open; someone typing
       // into it meanwhile ends the pause.

@@ -41,6 +41,8 @@ export class WorktreeTracker extends Disposable {
   private states = new Map<string, RepositoryState>();
   private readonly watchers = new Map<string, { key: string; dispose(): void }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Second reads of worktrees that came since the last listing (see watch()). */
+  private readonly lateReads = new Set<NodeJS.Timeout>();
   private readonly stats = new Map<string, DiffStat>();
   /** Per worktree (path key): the commit its diff stat counts from, until a ref changes. */
   private readonly statBases = new Map<string, string>();
@@ -56,7 +58,7 @@ export class WorktreeTracker extends Disposable {
     private readonly debounceMs = 750,
   ) {
     super();
-    this._register({ dispose: () => { for (const w of this.watchers.values()) w.dispose(); for (const t of this.timers.values()) clearTimeout(t); } });
+    this._register({ dispose: () => { for (const w of this.watchers.values()) w.dispose(); for (const t of this.timers.values()) clearTimeout(t); for (const t of this.lateReads) clearTimeout(t); } });
   }
 
   /** Shows these repositories (by main worktree) from now on and reads each; others are forgotten. */
@@ -204,5 +206,19 @@ export class WorktreeTracker extends Disposable {
     // The main checkout's own files are not shown: only the worktrees' are watched.
     for (const w of state.worktrees) if (!w.stale) subs.push(this.port.watch(w.path, '**', onEvent(w.path)));
     this.watchers.set(root, { key, dispose: () => { for (const s of subs) s.dispose(); } });
+    // A worktree that came since the last listing was read before its watcher existed (and a host's watcher starts
+    // asynchronously): a file written in that gap has no event. Read it once more after the debounce.
+    if (existing) {
+      const before = new Set(existing.key.split('\n').map((p) => pathKey(p)));
+      const fresh = state.worktrees.filter((w) => !w.stale && !before.has(pathKey(w.path))).map((w) => w.path);
+      if (fresh.length) {
+        // Not through `pending` now: the refresh under way would take it at once, before the watcher listens.
+        const timer = setTimeout(() => {
+          this.lateReads.delete(timer);
+          for (const p of fresh) this.scheduleRefresh(root, p);
+        }, this.debounceMs);
+        this.lateReads.add(timer);
+      }
+    }
   }
 }

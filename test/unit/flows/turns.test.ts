@@ -23,6 +23,8 @@ describe('core/flows: a checkpoint per agent turn (real git)', function () {
   let grove: Grove;
   let settings: GroveSettings;
   const runs = new Map<string, number>();
+  /** Milliseconds each step of recording a snapshot or checkpoint takes longer (a slow disk, a busy machine). */
+  let slowSteps = 0;
 
   /** Each turn writes turn-<n>.txt and edits notes.md, like an agent would, then ends its process. */
   const start = (inst: InstanceSnapshot, onEvent: (e: AgentEvent) => void): AgentHandle => {
@@ -42,7 +44,11 @@ describe('core/flows: a checkpoint per agent turn (real git)', function () {
     repo = repos.create({ files: { 'README.md': '# demo\n', 'notes.md': 'notes\n' } });
     settings = { ...defaultSettings(), worktreeRoot: path.join(path.dirname(repo), 'wt') };
     runs.clear();
-    grove = new Grove({ kind: 'test', settings: () => settings, trusted: () => true, gitEnv: gitTestEnv, capabilities: { terminal: false }, agents: () => ({ start: (i, onEvent) => start(i, onEvent) }) });
+    slowSteps = 0;
+    grove = new Grove({
+      kind: 'test', settings: () => settings, trusted: () => true, gitEnv: gitTestEnv, capabilities: { terminal: false }, agents: () => ({ start: (i, onEvent) => start(i, onEvent) }),
+      snapshots: { onStep: () => (slowSteps ? new Promise((r) => setTimeout(r, slowSteps)) : undefined) },
+    });
     await grove.recover([repo]);
   });
 
@@ -91,5 +97,20 @@ describe('core/flows: a checkpoint per agent turn (real git)', function () {
     assert.ok(r.undoId);
     await grove.snapshots.revertTo(wt, r.undoId!);
     assert.deepEqual(fingerprint(wt), afterTurn2);
+  });
+
+  // Found by the extension-host turns test on a busy machine: a follow-up sent the moment a turn ended started the
+  // next turn while that turn's checkpoint was still being recorded, so "turn 1" held turn 2's files as well.
+  it('a follow-up sent the moment a turn ends waits for that turn\'s checkpoint: each turn holds exactly its own changes', async () => {
+    const { instances: [first] } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Quick', prompt: 'first' }] });
+    const id = first!.id;
+    await turnsRecorded(id, 1); // turn 0, before the first prompt
+    slowSteps = 150;
+    await done(id);
+    await followUp(grove, id, 'second');
+    await done(id);
+    await turnsRecorded(id, 3);
+    assert.deepEqual((await turnChanges(grove, id, 1)).files.map((f) => f.path).sort(), ['notes.md', 'turn-1.txt']);
+    assert.deepEqual((await turnChanges(grove, id, 2)).files.map((f) => f.path).sort(), ['notes.md', 'turn-2.txt']);
   });
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GitClient } from '../../../src/core/git/gitClient';
 import { WorktreeManager } from '../../../src/core/git/worktreeManager';
-import { WorktreeTracker, type RepositoriesChange } from '../../../src/core/git/worktreeTracker';
+import { WorktreeTracker, type RepositoriesChange, type WatchPort } from '../../../src/core/git/worktreeTracker';
 import { waitForEvent } from '../../../src/core/util/event';
 import type { Logger } from '../../../src/core/util/logger';
 import { fsWatchPort, globToRegExp } from '../../support/fsWatchPort';
@@ -74,5 +74,30 @@ describe('worktree tracker: what a file event costs', function () {
     const admin = globToRegExp('{HEAD,packed-refs,refs/heads/**,worktrees,worktrees/*,worktrees/*/{HEAD,locked}}');
     for (const yes of ['HEAD', 'refs/heads/grove/one', 'worktrees/one/HEAD', 'worktrees/one/locked', 'worktrees']) assert.ok(admin.test(yes), yes);
     for (const no of ['index', 'worktrees/one/index', 'objects/ab/cdef', 'grove/instances.json', 'worktrees/one/logs/HEAD']) assert.ok(!admin.test(no), no);
+  });
+
+  // Found by the extension-host test that writes a file right after New Worktree (failed once under load): the new
+  // worktree's watcher started after the file was written, so the row never said "1 changed".
+  it('a file written in a new worktree before its watcher started still shows: the new worktree is read again', async () => {
+    const repo = repos.create({ files: { 'README.md': '# demo\n' } });
+    const gitClient = new GitClient({ env: gitTestEnv });
+    const manager = new WorktreeManager(gitClient);
+    // A host whose watchers start listening 300 ms after they are created (VS Code's start asynchronously).
+    const latePort: WatchPort = {
+      watch(base, pattern, onEvent) {
+        let live = false;
+        const timer = setTimeout(() => (live = true), 300);
+        const sub = fsWatchPort.watch(base, pattern, (p) => live && onEvent(p));
+        return { dispose: () => (clearTimeout(timer), sub.dispose()) };
+      },
+    };
+    tracker = new WorktreeTracker(manager, gitClient, latePort, undefined, 100);
+    await tracker.track([await manager.resolveRepository(repo)]);
+    const made = await manager.create({ repoRoot: repo, title: 'Fresh', worktreeRoot: path.join(path.dirname(repo), 'wt') });
+    await tracker.refresh(repo);
+    fs.writeFileSync(path.join(made.path, 'new-file.txt'), 'hello\n');
+    const wt = () => tracker!.repositories()[0]!.worktrees.find((w) => w.path === made.path);
+    for (let i = 0; i < 40 && wt()?.changedFiles !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(wt()?.changedFiles, 1, 'the file written before the watcher started is not shown');
   });
 });
