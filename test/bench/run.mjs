@@ -1,4 +1,5 @@
-// `npm run bench`: measures dispatch against raw `git worktree add`, the extension host's responsiveness with 20
+// `npm run bench`: measures dispatch against raw `git worktree add`, snapshots, the nothing-lost property at scale,
+// the stream-json parser against readline + JSON.parse, the extension host's responsiveness with 20
 // agents (test/bench/hostLag.mjs), Grove's activation time and the bundle size, and writes docs/benchmarks.md
 // (overwritten on each run). A benchmark, not a test: nothing here runs in `npm test`.
 //   BENCH_REPS=3 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation;
