@@ -95,6 +95,8 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   /** Per instance: where it shows (a change of it moves the row, so the whole view refreshes). */
   private readonly placement = new Map<string, string>();
   private readonly contributions: TreeContribution[] = [];
+  /** Per worktree row: whether it was last rendered expandable (its id depends on it; see worktreeItem). */
+  private readonly shownExpandable = new Map<string, boolean>();
   /** Items of contributed rows, by node key, as last listed (VS Code asks for the item after the children). */
   private readonly contributed = new Map<string, ContributedRow>();
 
@@ -148,6 +150,13 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
         return;
       }
       const rows = [...dirty].map((k) => this.nodes.get(k)).filter((n): n is Node => !!n);
+      // A worktree row that gains or loses its agents changes its id (see worktreeItem): an element cannot change
+      // its id in a refresh of that element alone, so the view is re-read instead.
+      if (rows.some((n) => n.kind === 'worktree' && this.shownExpandable.has(n.path) && this.shownExpandable.get(n.path) !== this.worktreeExpandable(n.root, n.path))) {
+        this.nodes.clear();
+        this._onDidChangeTreeData.fire(undefined);
+        return;
+      }
       if (rows.length) this._onDidChangeTreeData.fire(rows);
     }, 100);
   }
@@ -271,7 +280,8 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
       case 'worktree': {
         const repo = this.repos.get(node.root);
         const wt = repo?.worktrees.find((w) => w.path === node.path);
-        const expandable = this.instancesOf(node.root).some((i) => !this.leadOf(i) && samePath(i.worktreePath, node.path)) || this.claudeSessions.inside(node.path).length > 0;
+        const expandable = this.worktreeExpandable(node.root, node.path);
+        this.shownExpandable.set(node.path, expandable);
         return worktreeItem(node.path, wt, expandable, wt ? this.stats.diffStat(wt.path) : undefined);
       }
       case 'archive': return archiveItem(node.root, this.instancesOf(node.root).filter((i) => i.archived).length);
@@ -347,6 +357,10 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   /** The lead agent that dispatched `inst`, when Grove knows it (by instance id or session id). */
+  private worktreeExpandable(root: string, wtPath: string): boolean {
+    return this.instancesOf(root).some((i) => !this.leadOf(i) && samePath(i.worktreePath, wtPath)) || this.claudeSessions.inside(wtPath).length > 0;
+  }
+
   /** The row an instance shows under: its lead agent, else (Best of N) attempt #1 of its group. */
   private leadOf(inst: InstanceSnapshot): InstanceSnapshot | undefined {
     if (inst.archived) return undefined;
