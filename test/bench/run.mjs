@@ -41,6 +41,19 @@ function run(cmd, args, opts = {}) {
   });
 }
 
+/** Bundles test/bench/<name>.ts into out/bench/<name>.js, runs it with a result file, and returns the result. */
+async function benchHelper(name, what, nodeArgs = []) {
+  log(`bundling test/bench/${name}.ts`);
+  await esbuild.build({
+    entryPoints: [`test/bench/${name}.ts`],
+    bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, `${name}.js`), logLevel: 'warning',
+  });
+  const json = path.join(outDir, `${name}.json`);
+  log(what);
+  await run(process.execPath, [...nodeArgs, path.join(outDir, `${name}.js`), json], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return JSON.parse(fs.readFileSync(json, 'utf8'));
+}
+
 // ---- 1. dispatch: Grove vs raw git worktree add -------------------------------------------------------------------
 log('bundling test/bench/dispatchBench.ts');
 await esbuild.build({
@@ -56,15 +69,7 @@ const dispatchSeconds = (Date.now() - t) / 1000;
 const dispatch = JSON.parse(fs.readFileSync(dispatchJson, 'utf8'));
 
 // ---- 1b. snapshots (issue 13): recording and restoring a 5,000-file worktree --------------------------------------
-log('bundling test/bench/snapshotBench.ts');
-await esbuild.build({
-  entryPoints: ['test/bench/snapshotBench.ts'],
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'snapshotBench.js'), logLevel: 'warning',
-});
-const snapshotJson = path.join(outDir, 'snapshot.json');
-log('snapshot benchmark (5,000-file worktree)…');
-await run(process.execPath, [path.join(outDir, 'snapshotBench.js'), snapshotJson], { stdio: ['ignore', 'inherit', 'inherit'] });
-const snap = JSON.parse(fs.readFileSync(snapshotJson, 'utf8'));
+const snap = await benchHelper('snapshotBench', 'snapshot benchmark (5,000-file worktree)…');
 
 // ---- 1c. nothing lost: ≥ 1,000 random sequences through core and the CLI (issue 11) -------------------------------
 log('bundling test/bench/nothingLostBench.ts and the grove CLI');
@@ -83,15 +88,7 @@ await run(process.execPath, [path.join(outDir, 'nothingLostBench.js'), nothingLo
 const lost = JSON.parse(fs.readFileSync(nothingLostJson, 'utf8'));
 
 // ---- 1d. stream-json parsing (issue 17): MB/s over a 100 MB transcript, and peak memory --------------------------
-log('bundling test/bench/streamBench.ts');
-await esbuild.build({
-  entryPoints: ['test/bench/streamBench.ts'],
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'streamBench.js'), logLevel: 'warning',
-});
-const streamJson = path.join(outDir, 'stream.json');
-log('stream-json benchmark…');
-await run(process.execPath, ['--expose-gc', path.join(outDir, 'streamBench.js'), streamJson], { stdio: ['ignore', 'inherit', 'inherit'] });
-const stream = JSON.parse(fs.readFileSync(streamJson, 'utf8'));
+const stream = await benchHelper('streamBench', 'stream-json benchmark…', ['--expose-gc']);
 
 // ---- 2. bundle size: a production build identical to `node esbuild.mjs --production`'s extension build ------------
 // Built into out/bench/prod/ rather than dist/, so a bench never replaces the dev build other work relies on.
