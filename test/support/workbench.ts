@@ -159,14 +159,16 @@ export async function openWorkbench(folder: string, opts: { env?: Record<string,
       for (;;) {
         await page.keyboard.press('F1');
         await input.waitFor({ state: 'visible', timeout: 30_000 });
-        await input.fill(`>${title}`);
         try {
+          // The palette can close under the typing when something takes the focus (the walkthrough does as a step
+          // completes, on 1.139): then it is opened again, like the missing row below.
+          await input.fill(`>${title}`, { timeout: 5_000 });
           await row.waitFor({ state: 'visible', timeout: 5_000 });
           await row.click();
           return;
         } catch (err) {
           if (Date.now() > deadline) throw new Error(`the command palette never listed "${title}": ${(err as Error).message}`);
-          console.log(`    (the palette did not list "${title}"; querying it again)`);
+          console.log(`    (the palette did not list "${title}", or closed while it was typed; querying it again)`);
           await page.keyboard.press('Escape');
           await input.waitFor({ state: 'hidden', timeout: 30_000 });
         }
