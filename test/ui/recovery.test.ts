@@ -62,13 +62,16 @@ describe('UI: a window reload in the middle of a run', function () {
     // The agents show under their worktrees. VS Code 1.100 has restored such a row collapsed after a reload (once in
     // a CI run under load): a person would open it; say so in the output when it happens.
     for (const t of TASKS) {
-      const wt = wb.page.locator('.monaco-list-row[aria-expanded="false"]', { hasText: `grove/${t.toLowerCase().replace(/ /g, '-')}` }).first();
-      if (await row(t, /interrupted/).count() === 0 && await wt.count() > 0) {
+      const branch = `grove/${t.toLowerCase().replace(/ /g, '-')}`;
+      const collapsed = wb.page.locator('.monaco-list-row[aria-expanded="false"]', { hasText: branch }).first();
+      // Whichever shows first: the agent's row, or its worktree's row collapsed over it.
+      await row(t, /interrupted/).or(collapsed).first().waitFor({ state: 'visible', timeout: 60_000 });
+      if (!(await row(t, /interrupted/).isVisible())) {
         console.log(`    (the worktree row of "${t}" came back collapsed after the reload; opening it)`);
-        await wb.expand(`grove/${t.toLowerCase().replace(/ /g, '-')}`);
+        await wb.expand(branch);
       }
+      await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
     }
-    for (const t of TASKS) await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
     await wb.page.locator('.statusbar-item', { hasText: 'Grove: 2 interrupted' }).first().waitFor({ state: 'visible' });
     await wb.screenshot('reload-interrupted');
   });

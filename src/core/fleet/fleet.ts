@@ -238,7 +238,7 @@ export class Fleet extends Disposable {
     if (have) return have.snapshot;
     const repo = await this.repo(s.repoRoot);
     const { driver: _driver, agent: _agent, waitReason: _waitReason, ...rest } = s;
-    const record: InstanceSnapshot = { ...rest, state: isFinished(s.state) ? s.state : 'stopped', updatedAt: Date.now() };
+    const record: InstanceSnapshot = { ...rest, state: isFinished(s.state) ? s.state : 'stopped', updatedAt: (this.options.now ?? Date.now)() };
     const inst = this.dispatcher.adopt(record);
     repo.upsert([inst.snapshot]);
     return inst.snapshot;

@@ -35,9 +35,7 @@ export class Run extends Disposable {
   agent?: { handle?: AgentHandle; exited: boolean };
   /** While `paused`: the timer that resumes the session when the limit resets. */
   private pauseTimer?: NodeJS.Timeout;
-  /** The checkpoint of the turn that just ended, while it is being recorded. */
-  private turnCheckpoint?: Promise<void>;
-  /** Until the checkpoint of the turn that ended is written: the next turn's agent starts only after it. */
+  /** The checkpoint of the turn that just ended, while it is being recorded: the next turn starts only after it. */
   private checkpointing?: Promise<void>;
 
   constructor(
@@ -288,7 +286,6 @@ export class Run extends Disposable {
     }
     if (event.type === 'result' && ctx.ports.checkpoints) {
       const cp = this.checkpoint(ctx, (c) => c.turnEnded(inst.snapshot));
-      this.turnCheckpoint = cp;
       this.checkpointing = cp;
       void cp.finally(() => {
         if (this.checkpointing === cp) this.checkpointing = undefined;
@@ -321,8 +318,7 @@ export class Run extends Disposable {
         if (this.agent || !this.current(this) || !now.pendingPrompts?.length || !(now.state === 'done' || now.state === 'failed')) return;
         this.startAgent(ctx, { prompt: this.withPending(undefined), resume: now.sessionId !== undefined });
       };
-      const cp = this.turnCheckpoint;
-      this.turnCheckpoint = undefined;
+      const cp = this.checkpointing;
       if (cp) void cp.then(next);
       else next();
       return;

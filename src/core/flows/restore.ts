@@ -44,7 +44,7 @@ export async function recordBeforeDestructive(g: Grove, step: DestructiveStep): 
   try {
     if (step.worktreePath && fs.existsSync(step.worktreePath)) {
       const ignored = await ignoredWorthKeeping(g, step.repoRoot, step.worktreePath, step.signal);
-      meta = await g.snapshots.snapshotWorktree(step.worktreePath, { reason: step.reason, ignored, signal: step.signal, ...who, ...(step.forgets ? { record: agentRecord(step.forgets) } : {}) });
+      meta = await g.snapshots.snapshotWorktree(step.worktreePath, { reason: step.reason, ignored, signal: step.signal, ...who, ...(step.forgets ? { record: { ...step.forgets } } : {}) });
     } else if (step.branch) {
       meta = await g.snapshots.snapshotBranch(step.repoRoot, step.branch, { reason: step.reason, signal: step.signal, ...who });
     }
@@ -181,15 +181,9 @@ async function ignoredWorthKeeping(g: Grove, repoRoot: string, worktreePath: str
   return entries.filter((e) => !e.repository);
 }
 
-/** What of an agent's row a snapshot keeps: everything but who drove it and what it was waiting for. */
-function agentRecord(inst: InstanceSnapshot): Record<string, unknown> {
-  const { driver: _driver, agent: _agent, waitReason: _waitReason, ...rest } = inst;
-  return rest as unknown as Record<string, unknown>;
-}
-
 /**
- * The agent Remove forgot comes back with its worktree: its row, prompt, session (Follow Up resumes it) and turns.
- * Not when the fleet has it again (or still), nor for another repository's record.
+ * The agent Remove forgot comes back with its worktree: its row, prompt, session (Follow Up resumes it) and turns
+ * (Fleet.reinstate drops who drove it). Not when the fleet has it again, or still.
  */
 async function reinstate(g: Grove, snapshot: SnapshotMeta, r: RestoreResult): Promise<InstanceSnapshot | undefined> {
   const rec = snapshot.record as Partial<InstanceSnapshot> | undefined;

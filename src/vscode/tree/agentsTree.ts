@@ -95,8 +95,6 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   /** Per instance: where it shows (a change of it moves the row, so the whole view refreshes). */
   private readonly placement = new Map<string, string>();
   private readonly contributions: TreeContribution[] = [];
-  /** Per worktree row: whether it was last rendered expandable (its id depends on it; see worktreeItem). */
-  private readonly shownExpandable = new Map<string, boolean>();
   /** Items of contributed rows, by node key, as last listed (VS Code asks for the item after the children). */
   private readonly contributed = new Map<string, ContributedRow>();
 
@@ -150,13 +148,6 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
         return;
       }
       const rows = [...dirty].map((k) => this.nodes.get(k)).filter((n): n is Node => !!n);
-      // A worktree row that gains or loses its agents changes its id (see worktreeItem): an element cannot change
-      // its id in a refresh of that element alone, so the view is re-read instead.
-      if (rows.some((n) => n.kind === 'worktree' && this.shownExpandable.has(n.path) && this.shownExpandable.get(n.path) !== this.worktreeExpandable(n.root, n.path))) {
-        this.nodes.clear();
-        this._onDidChangeTreeData.fire(undefined);
-        return;
-      }
       if (rows.length) this._onDidChangeTreeData.fire(rows);
     }, 100);
   }
@@ -281,7 +272,6 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
         const repo = this.repos.get(node.root);
         const wt = repo?.worktrees.find((w) => w.path === node.path);
         const expandable = this.worktreeExpandable(node.root, node.path);
-        this.shownExpandable.set(node.path, expandable);
         return worktreeItem(node.path, wt, expandable, wt ? this.stats.diffStat(wt.path) : undefined);
       }
       case 'archive': return archiveItem(node.root, this.instancesOf(node.root).filter((i) => i.archived).length);

@@ -167,8 +167,9 @@ describe('fleet/registry', () => {
     await other.remove(['mine']);
     // Within the debounce: this registry's own write merges both changes of the other writer.
     await watcher.upsert(snap('also-mine', 4));
-    await new Promise((r) => setTimeout(r, 600));
-    assert.ok(seen.some((ids) => ids.includes('theirs') && ids.includes('-mine')), `the other writer's changes were never reported: ${JSON.stringify(seen)}`);
+    const reported = () => seen.some((ids) => ids.includes('theirs') && ids.includes('-mine'));
+    for (let i = 0; i < 100 && !reported(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(reported(), `the other writer's changes were never reported: ${JSON.stringify(seen)}`);
     // The registry's content on disk holds everything.
     assert.deepEqual((await registry().read()).map((s) => s.id).sort(), ['also-mine', 'theirs']);
   });

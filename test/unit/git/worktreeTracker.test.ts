@@ -97,7 +97,7 @@ describe('worktree tracker: what a file event costs', function () {
     await tracker.refresh(repo);
     fs.writeFileSync(path.join(made.path, 'new-file.txt'), 'hello\n');
     const wt = () => tracker!.repositories()[0]!.worktrees.find((w) => w.path === made.path);
-    for (let i = 0; i < 40 && wt()?.changedFiles !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && wt()?.changedFiles !== 1; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(wt()?.changedFiles, 1, 'the file written before the watcher started is not shown');
   });
 });
