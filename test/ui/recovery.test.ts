@@ -67,7 +67,7 @@ describe('UI: a window reload in the middle of a run', function () {
       // Whichever shows first: the agent's row, or its worktree's row collapsed over it.
       await row(t, /interrupted/).or(collapsed).first().waitFor({ state: 'visible', timeout: 60_000 });
       if (!(await row(t, /interrupted/).isVisible())) {
-        console.log(`    (the worktree row of "${t}" came back collapsed after the reload; opening it)`);
+        console.log(`    (the worktree row of "${t}" showed collapsed after the reload; opening it)`);
         await wb.expand(branch);
       }
       await row(t, /interrupted/).waitFor({ state: 'visible', timeout: 60_000 });
