@@ -61,6 +61,8 @@ export interface GroveHost {
   memory?: () => number | undefined;
   /** Tests: the clock, the size limit, and a hook run at each step of recording (to slow or fail one). */
   snapshots?: Pick<SnapshotsOptions, 'now' | 'sizeLimitBytes' | 'onStep'>;
+  /** Tests: how often file events may scan a repository's conflict radar (see {@link RadarWatch}). */
+  radar?: { fileScanEveryMs?: number };
 }
 
 export class Grove extends Disposable {
@@ -159,7 +161,7 @@ export class Grove extends Disposable {
    * never scans). See {@link RadarWatch}.
    */
   get radar(): RadarWatch {
-    this.radarWatch ??= this._register(new RadarWatch(this.fleet, this.git, { logger: this.logger }));
+    this.radarWatch ??= this._register(new RadarWatch(this.fleet, this.git, { logger: this.logger, ...this.host.radar }));
     return this.radarWatch;
   }
 

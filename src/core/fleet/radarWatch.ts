@@ -92,14 +92,33 @@ export class RadarWatch extends Disposable {
   private readonly idleAtScan = new Set<string>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** Per repository: when its last scan started (Date.now()). */
+  private readonly lastScanAt = new Map<string, number>();
+  /** Per repository: a scan for file events, held until {@link fileScanEveryMs} after the last one. */
+  private readonly held = new Map<string, { timer: ReturnType<typeof setTimeout>; done: Promise<void>; resolve: () => void }>();
+  private readonly fileScanEveryMs: number;
   private cleaned?: Promise<void>;
 
-  constructor(private readonly source: RadarSource, git: GitClient, options: { logger?: Logger; tmpDir?: string } = {}) {
+  /**
+   * `fileScanEveryMs`: file events scan a repository at most this often (default 5 s), so agents writing all the time
+   * do not keep the radar scanning back to back; turn ends, a moved base and agents coming or going scan at once.
+   */
+  constructor(private readonly source: RadarSource, git: GitClient, options: { logger?: Logger; tmpDir?: string; fileScanEveryMs?: number } = {}) {
     super();
     this.logger = options.logger ?? nullLogger;
+    this.fileScanEveryMs = options.fileScanEveryMs ?? 5000;
     this.radar = new ConflictRadar(git, { logger: this.logger, tmpDir: options.tmpDir });
     // After the scans under way: a scan queued in the radar would otherwise make its private objects again.
     this._register({ dispose: () => void this.cleanup() });
+    this._register({
+      dispose: () => {
+        for (const h of this.held.values()) {
+          clearTimeout(h.timer);
+          h.resolve();
+        }
+        this.held.clear();
+      },
+    });
     for (const s of source.instances()) this.seen.set(s.id, this.facts(s));
     this._register(source.onDidChangeInstances((c) => this.instancesChanged(c)));
   }
@@ -117,14 +136,27 @@ export class RadarWatch extends Disposable {
 
   /**
    * Files changed in these worktrees (a host's file events; no ref moved): the agents on them are read again at the
-   * next scan, which runs now — how overlaps between agents still at work are seen before their turns end.
+   * next scan — how overlaps between agents still at work are seen before their turns end. That scan runs now, or
+   * when {@link fileScanEveryMs} have passed since the last one started (one timer, only while events come);
+   * resolves when the answers are current.
    */
   worktreesChanged(repoRoot: string, worktreePaths: readonly string[]): Promise<void> {
     const keys = new Set(worktreePaths.map((p) => pathKey(p)));
     const hit = this.source.instances().filter((s) => s.repoRoot === repoRoot && s.worktreePath && keys.has(pathKey(s.worktreePath)));
-    if (!hit.length) return Promise.resolve();
+    if (!hit.length || this.isDisposed) return Promise.resolve();
     for (const s of hit) this.idleAtScan.delete(s.id);
-    return this.schedule(repoRoot);
+    const held = this.held.get(repoRoot);
+    if (held) return held.done;
+    const wait = (this.lastScanAt.get(repoRoot) ?? -Infinity) + this.fileScanEveryMs - Date.now();
+    if (wait <= 0 && !this.running.has(repoRoot)) return this.schedule(repoRoot);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(() => {
+      this.held.delete(repoRoot);
+      void this.schedule(repoRoot).then(resolve, resolve);
+    }, Math.max(0, wait));
+    this.held.set(repoRoot, { timer, done, resolve });
+    return done;
   }
 
   /** Scans a repository now (after the scan under way, if any); resolves when its answers are current. */
@@ -194,6 +226,21 @@ export class RadarWatch extends Disposable {
   }
 
   private async scan(repoRoot: string): Promise<void> {
+    this.lastScanAt.set(repoRoot, Date.now());
+    // A scan held for file events is this one: it reads the same worktrees.
+    const held = this.held.get(repoRoot);
+    if (held) {
+      clearTimeout(held.timer);
+      this.held.delete(repoRoot);
+    }
+    try {
+      await this.scanNow(repoRoot);
+    } finally {
+      held?.resolve();
+    }
+  }
+
+  private async scanNow(repoRoot: string): Promise<void> {
     const list = radarCandidates(this.source.instances(), repoRoot);
     const agents = list.map((s) => toAgent(s, this.idleAtScan.has(s.id)));
     let result: RadarResult;

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { dispatch } from '../../../src/core/flows/dispatch';
-import { Grove } from '../../../src/core/grove';
+import { Grove, type GroveHost } from '../../../src/core/grove';
 import type { InstanceSnapshot } from '../../../src/core/model';
 import { defaultSettings, type GroveSettings } from '../../../src/core/settings';
 import { waitForEvent } from '../../../src/core/util/event';
@@ -25,7 +25,7 @@ export interface GroveFixture {
 
 const FINISHED = ['done', 'failed', 'stopped', 'interrupted'];
 
-export async function groveFixture(repos: TempRepos, files: Record<string, string>): Promise<GroveFixture> {
+export async function groveFixture(repos: TempRepos, files: Record<string, string>, host: Pick<GroveHost, 'radar'> = {}): Promise<GroveFixture> {
   const repo = repos.create({ files });
   const agents = new FakeAgents(20);
   const logger = new MemoryLogger();
@@ -33,6 +33,7 @@ export async function groveFixture(repos: TempRepos, files: Record<string, strin
   const grove = new Grove({
     kind: 'test', logger, settings: () => settings, trusted: () => true, gitEnv: gitTestEnv, capabilities: { terminal: false },
     agents: () => ({ start: (inst, onEvent, opts) => agents.start(inst, onEvent, opts) }),
+    ...host,
   });
   await grove.recover([repo]);
   const settle = async (id: string) => {

@@ -92,7 +92,7 @@ describe('flows: overlaps between agents still at work', function () {
   });
 
   it('file events in two running agents\' worktrees: one "started overlapping" event per pair; Tell <agent> names the other\'s branch and files', async () => {
-    fx = await groveFixture(repos, { 'a.txt': lines(10) });
+    fx = await groveFixture(repos, { 'a.txt': lines(10) }, { radar: { fileScanEveryMs: 0 } });
     const { grove, repo, agents } = fx;
     agents.waitTitles.add('Left');
     agents.waitTitles.add('Right');
@@ -118,6 +118,56 @@ describe('flows: overlaps between agents still at work', function () {
     assert.match(prompt, new RegExp(`git diff HEAD\\.\\.\\.${left!.branch} -- <file>`));
     await assert.rejects(tellAboutOverlap(grove, right!.id, right!.id), /do not change the same files/);
     assert.match(overlapPrompt({ title: 'T', branch: 'b' }, ['x'], false), /changing the same files as you:\n- x/);
+  });
+});
+
+describe('flows: file events scan the radar at most once per interval', function () {
+  this.timeout(60_000);
+  const repos = useTempRepos();
+  let fx: GroveFixture | undefined;
+  repos.closeFirst(async () => {
+    await fx?.grove.close();
+    fx = undefined;
+  });
+  const scans = () => fx!.logger.lines.filter((l) => l.startsWith('info radar: ')).length;
+
+  async function twoRunning(fileScanEveryMs: number) {
+    fx = await groveFixture(repos, { 'a.txt': lines(10) }, { radar: { fileScanEveryMs } });
+    const { grove, repo, agents } = fx;
+    agents.waitTitles.add('Left');
+    agents.waitTitles.add('Right');
+    const { instances } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Left', prompt: 'l' }, { title: 'Right', prompt: 'r' }] });
+    await waitForEvent(grove.fleet.onDidChangeInstances, () => instances.every((i) => grove.fleet.get(i.id)!.state === 'waiting'), 10_000);
+    const [left, right] = instances.map((i) => grove.fleet.get(i.id)!);
+    await grove.radar.refresh(repo);
+    writeFiles(left!.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
+    writeFiles(right!.worktreePath, { 'a.txt': lines(10, { 1: 'right' }) });
+    return { grove, repo, left: left!, right: right! };
+  }
+
+  it('events right after a scan are held, and the next scan for any reason answers them all', async () => {
+    const { grove, repo, left, right } = await twoRunning(10 * 60_000);
+    const before = scans();
+    const held = [1, 2, 3].map(() => grove.radar.worktreesChanged(repo, [left.worktreePath, right.worktreePath]));
+    let answered = false;
+    void Promise.all(held).then(() => (answered = true));
+    await grove.radar.whenIdle();
+    assert.equal(scans(), before, 'a file event right after a scan did not wait');
+    assert.equal(answered, false);
+    assert.equal(grove.radar.of(left.id)?.overlaps.length, 0);
+    // The base moved (or a turn ended): that scan reads the changed worktrees and answers the held events.
+    await grove.radar.baseMoved(repo);
+    await Promise.all(held);
+    assert.equal(scans(), before + 1, 'one scan for three events and the moved base');
+    assert.deepEqual(grove.radar.of(left.id)?.overlaps.map((o) => [o.title, o.files, o.conflict]), [['Right', ['a.txt'], true]]);
+  });
+
+  it('a held event scans by itself once the interval has passed', async () => {
+    const { grove, repo, left, right } = await twoRunning(300);
+    const before = scans();
+    await Promise.all([grove.radar.worktreesChanged(repo, [left.worktreePath]), grove.radar.worktreesChanged(repo, [right.worktreePath])]);
+    assert.equal(scans(), before + 1);
+    assert.deepEqual(grove.radar.of(right.id)?.overlaps.map((o) => [o.title, o.files, o.conflict]), [['Left', ['a.txt'], true]]);
   });
 });
 
