@@ -30,11 +30,12 @@ import { GitClient } from '../../src/core/git/gitClient';
 import type { Logger } from '../../src/core/util/logger';
 import { WorktreeManager } from '../../src/core/git/worktreeManager';
 import { claudeBin, claudeEnv } from '../support/claudeEnv';
+import { generateRepo, git } from './benchRepo';
 import { ScriptedModel, text } from '../support/scriptedModel';
 
 const TASKS = 8;
 const FILES = 5000;
-const REPS = Math.max(1, Math.min(10, Number(process.env.BENCH_REPS ?? 3)));
+const REPS = Math.max(1, Math.min(10, Number(process.env.BENCH_REPS ?? 5)));
 /** The scripted model answers after this delay, so all 8 CLIs are alive while we measure (like a real turn). */
 const MODEL_DELAY_MS = 2000;
 const TIMEOUT_MS = 120_000;
@@ -60,28 +61,9 @@ class GitCounter implements Logger {
 const counter = new GitCounter();
 const now = () => performance.now();
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-}
-
 /** 5,000 small files in nested folders (10 × 10 × 50), one commit; plus an untracked `.env` Grove copies. */
-function generateRepo(root: string): string {
-  const repo = path.join(root, 'repo');
-  let n = 0;
-  for (let a = 0; a < 10; a++) {
-    for (let b = 0; b < 10; b++) {
-      const dir = path.join(repo, `pkg${a}`, `mod${b}`);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let c = 0; c < FILES / 100; c++) {
-        fs.writeFileSync(path.join(dir, `file${c}.ts`), `// file ${n}\nexport const v${n} = ${n};\n`);
-        n++;
-      }
-    }
-  }
-  fs.writeFileSync(path.join(repo, '.gitignore'), '.env\n');
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'add', '-A');
-  git(repo, '-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', 'commit', '-q', '-m', 'generated');
+function makeRepo(root: string): string {
+  const { repo } = generateRepo(root, { files: FILES, gitignore: '.env\n' });
   fs.writeFileSync(path.join(repo, '.env'), 'API_URL=http://127.0.0.1\n');
   return repo;
 }
@@ -303,7 +285,7 @@ async function main(): Promise<void> {
   const model = await ScriptedModel.start({ rule: () => text('Done.', { delayMs: MODEL_DELAY_MS }) });
   try {
     let t = now();
-    const repo = generateRepo(root);
+    const repo = makeRepo(root);
     const genMs = now() - t;
     log(`generated ${FILES} files in ${(genMs / 1000).toFixed(1)} s at ${repo}`);
     const { env } = claudeEnv({ root: path.join(root, 'claude'), baseUrl: model.url });

@@ -91,6 +91,7 @@ export async function run(): Promise<void> {
       ticks: lags.length, over500: lags.filter((l) => l > 500).length,
       allStartedMs: Math.round(allStartedMs), allDoneMs: Math.round(allDoneMs), runningWhenMeasured,
       refreshMs: Math.round(refreshMs), renderMs: Math.round(renderMs), failed,
+      lockErrors: mine().filter((i) => /\.lock\b|index\.lock|Unable to create/.test(i.error ?? '')).length,
       cpus: os.cpus().length, loadavg: os.loadavg(),
     }));
   } finally {

@@ -10,7 +10,6 @@
 //   warm  — the same radar again, nothing changed;
 //   turn  — the same radar after one agent changed one file (a different agent each time), i.e. "after each turn";
 //   turn, idle agents marked — the same, with `unchanged: true` on the 19 agents that did not run (the fleet knows).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { GitClient } from '../../src/core/git/gitClient';
 import { ConflictRadar, type RadarAgent, type RadarResult } from '../../src/core/git/radar';
 import type { Logger } from '../../src/core/util/logger';
+import { generateRepo, git } from './benchRepo';
 
 const AGENTS = 20;
 const FILES = 5000;
@@ -25,12 +25,6 @@ const CHANGED = 5;
 const REPS = Math.max(Number(process.env.RADAR_MIN_REPS ?? 5), Math.min(25, Number(process.env.RADAR_REPS ?? 7)));
 const log = (s: string) => process.stderr.write(`[radar-bench] ${s}\n`);
 const now = () => performance.now();
-const env = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid' };
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-}
-
 /** Counts the git processes of a scan (GitClient logs each one as `> git <command> …`). */
 class GitCounter implements Logger {
   n = 0;
@@ -47,25 +41,8 @@ class GitCounter implements Logger {
 const lines = (n: number, edit: Record<number, string> = {}) => Array.from({ length: n }, (_, i) => `${edit[i] ?? `export const l${i} = ${i};`}\n`).join('');
 
 /** 5,000 small files in 10 × 10 × 50 folders; 4 longer files that many agents edit at different lines. */
-function generateRepo(root: string): string {
-  const repo = path.join(root, 'repo');
-  let n = 0;
-  for (let a = 0; a < 10; a++) {
-    for (let b = 0; b < 10; b++) {
-      const dir = path.join(repo, `pkg${a}`, `mod${b}`);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let c = 0; c < FILES / 100; c++) {
-        const long = a === 8 && b === 8 && c < 4;
-        fs.writeFileSync(path.join(dir, `file${c}.ts`), long ? lines(48) : `// file ${n}\nexport const v${n} = ${n};\n`);
-        n++;
-      }
-    }
-  }
-  git(root, 'init', '-q', '-b', 'main', repo);
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'generated');
-  return repo;
-}
+const makeRepo = (root: string): string =>
+  generateRepo(root, { files: FILES, content: (n, a, b, c) => (a === 8 && b === 8 && c < 4 ? lines(48) : `// file ${n}\nexport const v${n} = ${n};\n`) }).repo;
 
 /**
  * Agent i changes 5 files: 3 of its own (one of them a new, untracked file for every 5th agent), the line 1 of a
@@ -99,7 +76,7 @@ async function main(): Promise<void> {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'grove-radar-bench-')));
   try {
     let t = now();
-    const repo = generateRepo(root);
+    const repo = makeRepo(root);
     const agents: RadarAgent[] = [];
     for (let i = 0; i < AGENTS; i++) {
       const wt = path.join(root, 'wt', `agent-${i}`);

@@ -20,18 +20,13 @@ import { performance } from 'node:perf_hooks';
 import { GitClient } from '../../src/core/git/gitClient';
 import { listIgnoredWork } from '../../src/core/git/ignoredFiles';
 import { Snapshots } from '../../src/core/git/snapshots';
+import { generateRepo, git } from './benchRepo';
 
 const FILES = 5000;
 const CHANGED = 20;
 const REPS = Math.max(5, Math.min(20, Number(process.env.BENCH_SNAPSHOT_REPS ?? 7)));
 const log = (s: string) => process.stderr.write(`[snapshot-bench] ${s}\n`);
 const now = () => performance.now();
-const env = { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.invalid' };
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-}
-
 /** Objects in the repository: how many loose ones, and the bytes of all (loose files + packs), as on disk. */
 function objectStore(repo: string): { loose: number; bytes: number } {
   const dir = path.join(repo, '.git', 'objects');
@@ -68,25 +63,10 @@ function median(xs: number[]): number {
 }
 
 function generate(root: string): { repo: string; changed: string[] } {
-  const repo = path.join(root, 'repo');
-  const all: string[] = [];
-  let n = 0;
-  for (let a = 0; a < 10; a++) {
-    for (let b = 0; b < 10; b++) {
-      const dir = path.join(repo, `pkg${a}`, `mod${b}`);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let c = 0; c < FILES / 100; c++) {
-        const rel = `pkg${a}/mod${b}/file${c}.ts`;
-        fs.writeFileSync(path.join(repo, rel), `// file ${n}\nexport const v${n} = ${n};\n${'// padding line\n'.repeat(20)}`);
-        all.push(rel);
-        n++;
-      }
-    }
-  }
-  fs.writeFileSync(path.join(repo, '.gitignore'), '.env\nnode_modules/\n');
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'generated');
+  const { repo, all } = generateRepo(root, {
+    files: FILES, gitignore: '.env\nnode_modules/\n',
+    content: (n) => `// file ${n}\nexport const v${n} = ${n};\n${'// padding line\n'.repeat(20)}`,
+  });
   git(repo, 'gc', '-q');
   const changed = Array.from({ length: CHANGED }, (_, i) => all[(i * 251) % all.length]!);
   return { repo, changed };
