@@ -40,8 +40,11 @@ export interface GroveApi {
   remove(id: string, options?: { force?: boolean; deleteBranch?: boolean }): Promise<RemoveOutcome>;
   /** Resolves once repositories are discovered and persisted instances recovered. */
   ready(): Promise<void>;
-  /** The Agents view as plain data (labels, descriptions, context values), for automation and diagnostics. */
-  viewSnapshot(): Promise<TreeSnapshotNode[]>;
+  /**
+   * The Agents view as plain data (labels, descriptions, context values), for automation and diagnostics; `depth`
+   * levels of rows (all by default: as if every row were expanded), deeper rows listed with no children.
+   */
+  viewSnapshot(options?: { depth?: number }): Promise<TreeSnapshotNode[]>;
 }
 
 export function createApi(version: string, s: Services, ready: Promise<void>, tree: AgentsTreeProvider): GroveApi {
@@ -80,7 +83,7 @@ export function createApi(version: string, s: Services, ready: Promise<void>, tr
     },
     remove: async (id, options = {}) => clone(await remove(s.grove, { id, ...options })),
     ready: () => ready,
-    viewSnapshot: async () => clone(await tree.snapshot()),
+    viewSnapshot: async (options) => clone(await tree.snapshot(undefined, options?.depth ?? Infinity)),
   };
 }
 

@@ -89,11 +89,18 @@ const vscode = {
   workspace: namespace('workspace', {
     get workspaceFolders() { return folders; },
     isTrusted: true,
+    textDocuments: [],
+    onDidOpenTextDocument: noEvent, onDidChangeTextDocument: noEvent, onDidSaveTextDocument: noEvent,
     getConfiguration: () => config,
     onDidChangeConfiguration: noEvent, onDidChangeWorkspaceFolders: noEvent, onDidCloseTextDocument: noEvent, onDidGrantWorkspaceTrust: noEvent,
     registerTextDocumentContentProvider: () => disposable(),
     createFileSystemWatcher: () => ({ onDidChange: noEvent, onDidCreate: noEvent, onDidDelete: noEvent, dispose() {} }),
     asRelativePath: (p) => (typeof p === 'string' ? p : p.fsPath),
+  }),
+  languages: namespace('languages', {
+    createDiagnosticCollection: () => ({ set() {}, delete() {}, clear() {}, forEach() {}, get: () => undefined, dispose() {} }),
+    registerCodeLensProvider: () => disposable(),
+    registerCompletionItemProvider: () => disposable(),
   }),
   commands: namespace('commands', {
     registerCommand: (id, fn) => { commands.set(id, fn); return new Disposable(() => commands.delete(id)); },

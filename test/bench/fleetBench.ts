@@ -205,12 +205,33 @@ export async function run(): Promise<void> {
     const settingsFile = args[args.indexOf('--settings') + 1];
     if (!settingsFile) throw new Error(`no --settings among the terminal's arguments: ${JSON.stringify(args)}`);
     const statusFile = path.join(path.dirname(settingsFile), 'status.jsonl');
-    const rowState = async () => flatten(await api.viewSnapshot()).find((n) => n.kind === 'instance' && n.id === term!.id)?.contextValue.split('.')[1];
+    // The agent's row, to its own depth: what VS Code asks for when a row changes (its children only when expanded).
+    const depthOf = (nodes: TreeSnapshotNode[], d = 1): number | undefined => {
+      for (const n of nodes) {
+        if (n.kind === 'instance' && n.id === term!.id) return d;
+        const below = depthOf(n.children, d + 1);
+        if (below) return below;
+      }
+      return undefined;
+    };
+    const depth = await until('the agent\'s row', async () => depthOf(await api.viewSnapshot()), 30_000);
+    const rowState = async () => flatten(await api.viewSnapshot({ depth })).find((n) => n.kind === 'instance' && n.id === term!.id)?.contextValue.split('.')[1];
+    /** When the core's state of the agent last changed to each state (the fleet's event, before any view). */
+    const coreAt = new Map<string, number>();
+    const sub = api.onDidChangeInstances((all) => {
+      const s = all.find((i) => i.id === term!.id)?.state;
+      if (s && !coreAt.has(s)) coreAt.set(s, now());
+    });
+    const coreLatency: number[] = [];
     const probe = async (event: string, state: string): Promise<number> => {
+      coreAt.delete(state);
       const t0 = now();
       fs.appendFileSync(statusFile, `${JSON.stringify({ hook_event_name: event, session_id: termInst.sessionId, cwd: termInst.worktreePath, prompt: 'probe' })}\n`);
       await until(`the row to show ${state}`, async () => (await rowState()) === state || undefined, 30_000, 0);
-      return now() - t0;
+      const t = now() - t0;
+      const core = coreAt.get(state);
+      if (core !== undefined) coreLatency.push(core - t0);
+      return t;
     };
     const probes = async (n: number) => {
       const out: number[] = [];
@@ -272,7 +293,10 @@ export async function run(): Promise<void> {
       };
     }
     // The writes go on through these probes: status latency while the fleet is busy.
+    const coreIdle = coreLatency.splice(0);
     const latencyBusy = await probes(PROBES / 2);
+    const coreBusy = coreLatency.splice(0);
+    sub.dispose();
     clearInterval(writer);
 
     // ---- an idle fleet ---------------------------------------------------------------------------------------------
@@ -318,7 +342,7 @@ export async function run(): Promise<void> {
     const ms = (xs: number[]) => ({ median: Math.round(median(xs)), p95: Math.round(quantile(xs, 0.95)), max: Math.round(Math.max(...xs)), n: xs.length });
     fs.writeFileSync(resultFile, JSON.stringify({
       vscode: vscode.version, activeBefore, agents: AGENTS, failed,
-      latency: { idle: ms(latencyIdle), busy: ms(latencyBusy), all: ms([...latencyIdle, ...latencyBusy]) },
+      latency: { idle: ms(latencyIdle), busy: ms(latencyBusy), all: ms([...latencyIdle, ...latencyBusy]), coreIdle: ms(coreIdle), coreBusy: ms(coreBusy), depth },
       busy, idle, cpus: os.cpus().length, loadavg: os.loadavg(),
     }, null, 2));
   } finally {

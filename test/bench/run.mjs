@@ -78,28 +78,34 @@ const sections = [
 const unknown = only.filter((k) => !sections.some(([key]) => key === k));
 if (unknown.length) throw new Error(`BENCH_ONLY names unknown sections: ${unknown.join(', ')} (known: ${sections.map(([k]) => k).join(', ')})`);
 const chosen = only.length ? sections.filter(([key]) => only.includes(key)) : sections;
-const written = [];
-for (const [key, heading, measure] of chosen) {
-  const t = Date.now();
-  const lines = await measure();
-  if (lines.at(-1) !== '') lines.push('');
-  written.push([key, heading, lines]);
-  log(`${key}: ${((Date.now() - t) / 1000).toFixed(0)} s`);
-}
 const docFile = path.join('docs', 'benchmarks.md');
 fs.mkdirSync('docs', { recursive: true });
-if (!only.length) {
-  fs.writeFileSync(docFile, [...headerLines(), ...written.flatMap(([key, , lines]) => wrap(key, lines)), '', `Running \`npm run bench\` took ${((Date.now() - started) / 1000).toFixed(0)} s.`, ''].join('\n'));
-} else {
+// A full run starts the file again; each section is written as soon as it is measured, so a failing one loses no other.
+if (!only.length) fs.writeFileSync(docFile, [...headerLines(), ''].join('\n'));
+else {
   spliceSection(docFile, 'machine', machineLines(), { legacyHeading: 'Machine: ' });
   spliceSection(docFile, 'intro', introLines(), { legacyHeading: 'Written by `npm run bench` (test/bench/run.mjs)' });
-  const legacy = (heading) => (heading.startsWith('##') ? heading : `## ${heading}`);
-  for (const [key, heading, lines] of written) {
-    const after = sections.slice(sections.findIndex(([k]) => k === key) + 1).map(([k, h]) => [k, legacy(h)]);
-    spliceSection(docFile, key, lines, { legacyHeading: legacy(heading), before: after });
-  }
 }
-log(`wrote ${only.length ? `the sections ${only.join(', ')} of ` : ''}docs/benchmarks.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const legacy = (heading) => (heading.startsWith('##') ? heading : `## ${heading}`);
+const failed = [];
+for (const [key, heading, measure] of chosen) {
+  const t = Date.now();
+  let lines;
+  try {
+    lines = await measure();
+  } catch (err) {
+    log(`${key} failed: ${err?.stack ?? err}`);
+    failed.push(key);
+    continue;
+  }
+  if (lines.at(-1) !== '') lines.push('');
+  const after = sections.slice(sections.findIndex(([k]) => k === key) + 1).map(([k, h]) => [k, legacy(h)]);
+  spliceSection(docFile, key, lines, { legacyHeading: legacy(heading), before: after });
+  log(`${key}: ${((Date.now() - t) / 1000).toFixed(0)} s, written to docs/benchmarks.md`);
+}
+spliceSection(docFile, 'machine', machineLines());
+log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`);
+if (failed.length) process.exitCode = 1;
 
 function machineLines() {
   const cpu = os.cpus();

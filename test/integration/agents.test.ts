@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { text, write } from '../support/scriptedModel';
 import { api, flatten, until, untilInstance, useScriptedAgents } from './helpers';
+import type { TreeSnapshotNode } from '../../src/vscode/tree/agentsTree';
 
 /**
  * Agents in the real extension host: the real Claude Code CLI (node_modules) against a scripted model served
@@ -32,11 +33,25 @@ describe('agents in the extension host', function () {
     assert.ok(fs.readFileSync(path.join(done.worktreePath, 'bg-result.txt'), 'utf8').includes('create bg-result.txt'));
     const row = await until('the instance row under its worktree', async () => {
       const wt = flatten(await a.viewSnapshot()).find((n) => n.kind === 'worktree' && n.id === done.worktreePath);
-      return wt?.children.find((c) => c.id === inst.id && /^done/.test(c.description));
+      return wt?.children.find((c) => c.id === inst.id && /^done/.test(c.description) && c.children.some((k) => k.kind === 'change'));
     });
     assert.equal(row.label, 'Background writer');
     assert.equal(row.icon, 'pass');
     assert.match(row.contextValue, /^instance\.done\.background/);
+    // To a depth: the same rows down to the agent's, none of theirs (its changed file is a row under it).
+    const depthOf = (nodes: TreeSnapshotNode[], d = 1): number | undefined => {
+      for (const n of nodes) {
+        if (n.kind === 'instance' && n.id === inst.id) return d;
+        const below = depthOf(n.children, d + 1);
+        if (below) return below;
+      }
+      return undefined;
+    };
+    const depth = depthOf(await a.viewSnapshot());
+    assert.ok(depth);
+    const shallow = flatten(await a.viewSnapshot({ depth })).find((n) => n.kind === 'instance' && n.id === inst.id);
+    assert.equal(shallow?.description, row.description);
+    assert.deepEqual(shallow?.children, []);
   });
 
   it('shows a readable live transcript with Show Log', async () => {

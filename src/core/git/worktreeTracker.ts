@@ -1,9 +1,11 @@
 /**
  * The repositories a surface shows and their worktrees, kept current by file events (no polling loop). A file event
- * in a worktree re-reads that worktree alone — its status and its diff stat from the merge-base, which is kept until
- * a ref changes: two git processes; an event in the repository's admin files (refs, HEADs, worktrees added, removed
- * or locked) re-reads the repository. Events are coalesced: at most one refresh per `debounceMs` per repository.
+ * in a worktree re-reads that worktree alone — its status, and its diff stat from the merge-base (kept until a ref
+ * changes) only when a tracked file changed: one git process, or two; an event in the repository's admin files
+ * (refs, HEADs, worktrees added, removed or locked) re-reads the repository. Events are coalesced: at most one
+ * refresh per `debounceMs` per repository.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Disposable } from '../util/disposable';
 import { Emitter } from '../util/event';
@@ -46,6 +48,8 @@ export class WorktreeTracker extends Disposable {
   private readonly stats = new Map<string, DiffStat>();
   /** Per worktree (path key): the commit its diff stat counts from, until a ref changes. */
   private readonly statBases = new Map<string, string>();
+  /** Per worktree: what its diff stat was counted from (see {@link trackedState}). */
+  private readonly statKeys = new Map<string, string>();
   /** Per repository: what the next refresh reads — everything, or these worktrees. */
   private readonly pending = new Map<string, 'all' | Set<string>>();
   private readonly refreshing = new Map<string, Promise<void>>();
@@ -126,6 +130,7 @@ export class WorktreeTracker extends Disposable {
       state.error = undefined;
       const keep = new Set([...this.states.values()].flatMap((r) => r.worktrees.map((w) => pathKey(w.path))));
       for (const k of [...this.stats.keys()]) if (!keep.has(k)) (this.stats.delete(k), this.statBases.delete(k));
+      this.statKeys.clear();
       await Promise.all(state.worktrees.map(async (w) => {
         const key = pathKey(w.path);
         this.statBases.delete(key);
@@ -157,9 +162,16 @@ export class WorktreeTracker extends Disposable {
       const key = pathKey(w.path);
       try {
         const from = this.statBases.get(key);
-        const [status, stat] = await Promise.all([uncommittedPaths(this.git, w.path), from ? diffStatFrom(this.git, w.path, from) : undefined]);
+        const status = await uncommittedPaths(this.git, w.path);
         w.changedFiles = status.changed.length + status.untracked.length;
-        if (stat) this.stats.set(key, stat);
+        if (from) {
+          // The stat counts tracked files only: new untracked files (most writes of an agent at work) leave it as is.
+          const tracked = await trackedState(w.path, status.changed);
+          if (tracked !== this.statKeys.get(key) || !this.stats.has(key)) {
+            this.stats.set(key, await diffStatFrom(this.git, w.path, from));
+            this.statKeys.set(key, tracked);
+          }
+        }
         changed.push(w.path);
       } catch (err) {
         this.log.trace(`refresh ${w.path}: ${(err as Error).message}`);
@@ -221,4 +233,22 @@ export class WorktreeTracker extends Disposable {
       }
     }
   }
+}
+
+/**
+ * The tracked files a worktree's diff stat can differ in, as text: each path git status lists as changed (against
+ * HEAD) with its size and mtime (or `-` when gone). `git diff --shortstat <from>` compares the working tree with a
+ * fixed commit, so it can change only when a tracked file's content does — which adds or removes the file from this
+ * list or changes its size or mtime. Untracked files do not count in the stat.
+ */
+async function trackedState(worktreePath: string, changed: readonly string[]): Promise<string> {
+  const parts = await Promise.all([...changed].sort().map(async (rel) => {
+    try {
+      const st = await fs.promises.lstat(path.join(worktreePath, rel));
+      return `${rel}\0${st.size}\0${st.mtimeMs}`;
+    } catch {
+      return `${rel}\0-`;
+    }
+  }));
+  return parts.join('\n');
 }

@@ -302,8 +302,9 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
   }
 
   /** The whole view as plain data (for the public API's diagnostics and the tests). */
-  async snapshot(node?: Node): Promise<TreeSnapshotNode[]> {
+  async snapshot(node?: Node, depth = Infinity): Promise<TreeSnapshotNode[]> {
     const out: TreeSnapshotNode[] = [];
+    if (depth <= 0) return out;
     for (const child of await this.getChildren(node)) {
       const item = this.getTreeItem(child);
       const label = typeof item.label === 'string' ? item.label : item.label?.label ?? '';
@@ -316,7 +317,7 @@ export class AgentsTreeProvider extends Disposable implements vscode.TreeDataPro
         description: typeof item.description === 'string' ? item.description : '',
         contextValue: item.contextValue ?? '',
         icon: item.iconPath instanceof vscode.ThemeIcon ? item.iconPath.id : undefined,
-        children: await this.snapshot(child),
+        children: await this.snapshot(child, depth - 1),
       });
     }
     return out;

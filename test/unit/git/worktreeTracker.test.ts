@@ -48,6 +48,34 @@ describe('worktree tracker: what a file event costs', function () {
     assert.deepEqual(t.diffStat(three!), { files: 0, insertions: 0, deletions: 0 });
   });
 
+  it('a new untracked file costs its status alone; a tracked file changed again counts again', async () => {
+    const { commands, paths: [, two], t } = await setup();
+    await new Promise((r) => setTimeout(r, 300));
+    const refresh = async (write: () => void) => {
+      commands.length = 0;
+      const next = waitForEvent(t.onDidChange, (c: RepositoriesChange) => !!c.worktrees, 10_000);
+      write();
+      await next;
+      return commands.map((c) => (/ status --porcelain/.test(c) ? 'status' : / diff --shortstat /.test(c) ? 'diff' : c));
+    };
+    const wt = () => t.repositories()[0]!.worktrees.find((w) => w.path === two)!;
+    assert.deepEqual(await refresh(() => fs.writeFileSync(path.join(two!, 'src', 'a.js'), 'a\nchanged\n')), ['status', 'diff']);
+    assert.deepEqual(t.diffStat(two!), { files: 1, insertions: 1, deletions: 0 });
+    // An agent's new files: the stat cannot have changed (it counts tracked files), only the status is read.
+    assert.deepEqual(await refresh(() => fs.writeFileSync(path.join(two!, 'notes-1.md'), 'one\n')), ['status']);
+    assert.deepEqual(await refresh(() => fs.writeFileSync(path.join(two!, 'notes-2.md'), 'two\n')), ['status']);
+    assert.equal(wt().changedFiles, 3);
+    assert.deepEqual(t.diffStat(two!), { files: 1, insertions: 1, deletions: 0 });
+    // The same tracked file changed again (it was already listed as changed): counted again.
+    assert.deepEqual(await refresh(() => fs.writeFileSync(path.join(two!, 'src', 'a.js'), 'a\nchanged\nagain\nand more\n')), ['status', 'diff']);
+    assert.deepEqual(t.diffStat(two!), { files: 1, insertions: 3, deletions: 0 });
+    // Deleted, then put back as it was in HEAD: it leaves the list, and the stat is counted again.
+    assert.deepEqual(await refresh(() => fs.rmSync(path.join(two!, 'README.md'))), ['status', 'diff']);
+    assert.deepEqual(t.diffStat(two!), { files: 2, insertions: 3, deletions: 1 });
+    assert.deepEqual(await refresh(() => fs.writeFileSync(path.join(two!, 'README.md'), '# demo\n')), ['status', 'diff']);
+    assert.deepEqual(t.diffStat(two!), { files: 1, insertions: 3, deletions: 0 });
+  });
+
   it('a burst of writes in two worktrees is one refresh of those two; a commit (a ref moved) re-reads the repository', async () => {
     const { commands, paths: [one, two, three], t } = await setup();
     await new Promise((r) => setTimeout(r, 300));
@@ -58,7 +86,7 @@ describe('worktree tracker: what a file event costs', function () {
     for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(i % 2 ? one! : three!, `f${i}.txt`), `${i}\n`);
     const c = await burst;
     assert.deepEqual([...c.worktrees!].sort(), [one!, three!].sort());
-    assert.equal(commands.length, 4, `status and diff of each: ${commands.join('\n')}`);
+    assert.equal(commands.length, 4, `status and diff of each (the first refresh after the repository was read counts the stat): ${commands.join('\n')}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(changes.length, 1, 'twenty writes, one refresh');
 
