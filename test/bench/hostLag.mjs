@@ -100,7 +100,7 @@ export async function hostLagSection({ agents = 20, reps = Math.max(1, Number(pr
   }
   L.push('');
   if (agents > 20) {
-    L.push(`All ${agents} agents reached done in every window (a failed agent fails the benchmark), with no git lock error (${results.reduce((a, r) => a + (r.lockErrors ?? 0), 0)} \`index.lock\`/\`.lock\` messages in Grove's log or the agents' errors).`);
+    L.push(`All ${agents} agents reached done in every window (a failed agent fails the benchmark), with no git lock error (${results.reduce((a, r) => a + (r.lockErrors ?? 0), 0)} agents failed on a \`.lock\` file).`);
     L.push('');
   }
   L.push(`Target: longest stall under 2,000 ms (it was a timed assertion in the extension-host tier; the tier now checks only that the host answers a command and renders the view while all ${first.agents} agents run). This section took ${((Date.now() - started) / 1000).toFixed(0)} s.`);

@@ -6,7 +6,8 @@
 //   BENCH_ONLY=dispatch,peer,radar,snapshot,nothingLost,stream,host,host50,fleet,activation,bundle runs only those
 //   sections and replaces only them in docs/benchmarks.md (the machine line is rewritten each time);
 //   BENCH_REPS=5 (default) repetitions of the dispatch benchmark; BENCH_ACTIVATIONS=7 fresh processes for activation;
-//   BENCH_HOST_REPS=3 windows per VS Code version for the extension-host benchmarks; BENCH_PEER_RUNS=5.
+//   BENCH_HOST_REPS=3 windows per VS Code version for the extension-host benchmarks; BENCH_PEER_RUNS=5 (and
+//   BENCH_PEER_RESULT=<file> writes the `peer` section from a result file of test/bench/claudeWorktreesBench.ts run alone).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -191,9 +192,37 @@ async function dispatchSection() {
 
 // ---- Grove's CLI against Claude Code's own worktrees (claude -w), to done -----------------------------------------
 async function peerSection() {
+  // BENCH_PEER_RESULT=<file>: write the section from the result file of a run made alone (`node out/bench/claudeWorktreesBench.js <file> <cli.js>`).
+  if (process.env.BENCH_PEER_RESULT) return peerLines(JSON.parse(fs.readFileSync(process.env.BENCH_PEER_RESULT, 'utf8')));
   const cli = await cliBundle();
-  const peer = await benchHelper('peerBench', `Grove against claude -w (${process.env.BENCH_PEER_RUNS ?? 5} runs)…`, [], [cli]);
-  return peer.markdown.split('\n');
+  const peer = await benchHelper('claudeWorktreesBench', `Grove against claude -w (${process.env.BENCH_PEER_RUNS ?? 5} runs)…`, [], [cli]);
+  return peerLines(peer);
+}
+
+/** The section of test/bench/claudeWorktreesBench.ts's result. */
+function peerLines(p) {
+  const g = p.runs.map((r) => r.groveMs), c = p.runs.map((r) => r.peerMs);
+  const ratios = p.runs.map((r) => r.groveMs / r.peerMs);
+  const spread = Math.max(...g) / Math.min(...g);
+  const med = median(g) / median(c);
+  return [
+    "## Grove against Claude Code's own worktrees (`claude -w`)",
+    '',
+    `test/bench/claudeWorktreesBench.ts, run ${p.at} UTC: ${p.tasks} tasks ("Create the file tK.txt containing the text K.") on a generated ${p.files.toLocaleString('en-US')}-file repository, run to done, as a user would try each: ` +
+      `**Grove** — \`grove dispatch --plan plan.md --max ${p.tasks}\` (the built CLI in the foreground until every task is done: ${p.tasks} worktrees on new branches, the agents, a checkpoint per turn, the radar, the registry); ` +
+      `**Claude Code** — ${p.tasks} × \`claude -w tK -p "<prompt>" --permission-mode acceptEdits\` started at once, until all exit. ` +
+      `Both run the real CLI against the scripted model, which answers each request after ${p.modelDelayMs} ms; each run checks that every task's file is in its own worktree with its content; one warm-up of each side first, then ${p.runs.length} runs alternating which goes first. Load average at the end: ${p.loadAverage} on ${p.cpus} cores.`,
+    '',
+    '| run | order | Grove | `claude -w` | of which reruns of a failed `claude -w` | Grove / `claude -w` |',
+    '|---|---|---|---|---|---|',
+    ...p.runs.map((r, i) => `| ${r.run} | ${r.order} | ${sec(r.groveMs)} | ${sec(r.peerMs)} | ${r.peerReruns} | ${ratios[i].toFixed(2)} |`),
+    `| median | | **${sec(median(g))}** | **${sec(median(c))}** | | **${med.toFixed(2)}** (median of per-run ratios ${median(ratios).toFixed(2)}) |`,
+    '',
+    `Started at once, a \`claude -w\` sometimes fails before it starts: "Error creating worktree: Could not read the repository git config to neutralize filter drivers" (the sessions race on the repository's config). The bench reruns the ones that failed, as a user would, and counts the reruns in Claude Code's time (${p.runs.reduce((a, r) => a + r.peerReruns, 0)} reruns over ${p.runs.length} runs of ${p.tasks}). Grove's dispatch never failed a task.`,
+    '',
+    `Goals: Grove's median ≤ 0.8 × \`claude -w\`'s — ${med <= 0.8 ? 'met' : '**not met**'} (${med.toFixed(2)} ×); Grove's slowest run within 20 % of its fastest — ${spread <= 1.2 ? 'met' : '**not met**'} (${sec(Math.max(...g))} / ${sec(Math.min(...g))} = ${spread.toFixed(2)}).`,
+    '',
+  ];
 }
 
 async function cliBundle() {
