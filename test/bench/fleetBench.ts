@@ -25,10 +25,10 @@ import util from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as vscode from 'vscode';
-import type { GroveApi } from '../../src/extension';
 import type { TreeSnapshotNode } from '../../src/vscode/tree/agentsTree';
 import { modelEnv } from '../support/claudeEnv';
 import { ScriptedModel, text } from '../support/scriptedModel';
+import { hostBench, quantile, until } from './hostBench';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
 const BUSY_S = Number(process.env.BENCH_BUSY_SECONDS ?? 60);
@@ -44,20 +44,6 @@ function collect(): void {
   (vm.runInNewContext('gc') as () => void)();
 }
 
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
-};
 const median = (xs: number[]) => quantile(xs, 0.5);
 
 /** Wraps the global timers; counts, while `counting`, the callbacks of timers created from Grove's bundle. */
@@ -157,11 +143,7 @@ function flatten(nodes: TreeSnapshotNode[]): TreeSnapshotNode[] {
 }
 
 export async function run(): Promise<void> {
-  const resultFile = process.env.GROVE_BENCH_RESULT;
-  const repoRoot = process.env.GROVE_REPO_ROOT;
-  if (!resultFile || !repoRoot) throw new Error('GROVE_BENCH_RESULT and GROVE_REPO_ROOT must be set');
-  const ext = vscode.extensions.getExtension<GroveApi>('grove-dev.grove');
-  if (!ext) throw new Error('Grove is not installed in this extension host');
+  const { resultFile, repoRoot, ext } = hostBench();
   const activeBefore = ext.isActive;
   const timers = new TimerCounter(ext.extensionPath);
   timers.install();

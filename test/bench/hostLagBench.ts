@@ -11,33 +11,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
-import type { GroveApi } from '../../src/extension';
 import { modelEnv } from '../support/claudeEnv';
 import { ScriptedModel, text, write } from '../support/scriptedModel';
+import { hostBench, quantile, until } from './hostBench';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
 const MODEL_DELAY_MS = Number(process.env.BENCH_MODEL_DELAY_MS ?? 1500);
 const TICK_MS = 100;
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : 0;
-};
-
 export async function run(): Promise<void> {
-  const resultFile = process.env.GROVE_BENCH_RESULT;
-  const repoRoot = process.env.GROVE_REPO_ROOT;
-  if (!resultFile || !repoRoot) throw new Error('GROVE_BENCH_RESULT and GROVE_REPO_ROOT must be set');
-  const ext = vscode.extensions.getExtension<GroveApi>('grove-dev.grove');
-  if (!ext) throw new Error('Grove is not installed in this extension host');
+  const { resultFile, repoRoot, ext } = hostBench();
   const api = await ext.activate();
   await api.ready();
   const model = await ScriptedModel.start({

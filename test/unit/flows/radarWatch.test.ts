@@ -91,46 +91,9 @@ describe('flows: overlaps between agents still at work', function () {
     fx = undefined;
   });
 
-  it('file events in two running agents\' worktrees: one "started overlapping" event per pair; Tell <agent> names the other\'s branch and files', async () => {
-    fx = await groveFixture(repos, { 'a.txt': lines(10) }, { radar: { fileScanEveryMs: 0 } });
-    const { grove, repo, agents } = fx;
-    agents.waitTitles.add('Left');
-    agents.waitTitles.add('Right');
-    const { instances } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Left', prompt: 'l' }, { title: 'Right', prompt: 'r' }] });
-    await waitForEvent(grove.fleet.onDidChangeInstances, () => instances.every((i) => grove.fleet.get(i.id)!.state === 'waiting'), 10_000);
-    const [left, right] = instances.map((i) => grove.fleet.get(i.id)!);
-    const started: OverlapStarted[] = [];
-    grove.radar.onDidStartOverlap((e) => started.push(e));
-    await grove.radar.refresh(repo);
-    assert.equal(started.length, 0);
-
-    writeFiles(left!.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
-    writeFiles(right!.worktreePath, { 'a.txt': lines(10, { 1: 'right' }), 'r.txt': 'r\n' });
-    await grove.radar.worktreesChanged(repo, [left!.worktreePath, right!.worktreePath]);
-    assert.deepEqual(started.map((e) => [e.a.title, e.b.title, e.files, e.conflict]), [['Left', 'Right', ['a.txt'], true]]);
-    await grove.radar.worktreesChanged(repo, [right!.worktreePath]);
-    assert.equal(started.length, 1, 'told once per pair');
-
-    const told = await tellAboutOverlap(grove, right!.id, left!.id);
-    assert.equal(told.outcome, 'queued', 'a background turn takes no input: the follow-up waits for the turn to end');
-    const prompt = grove.fleet.get(right!.id)!.pendingPrompts![0]!;
-    assert.match(prompt, new RegExp(`"Left" \\(branch \`${left!.branch}\`\\).*would conflict:\n- a\\.txt\n`));
-    assert.match(prompt, new RegExp(`git diff HEAD\\.\\.\\.${left!.branch} -- <file>`));
-    await assert.rejects(tellAboutOverlap(grove, right!.id, right!.id), /do not change the same files/);
-    assert.match(overlapPrompt({ title: 'T', branch: 'b' }, ['x'], false), /changing the same files as you:\n- x/);
-  });
-});
-
-describe('flows: file events scan the radar at most once per interval', function () {
-  this.timeout(60_000);
-  const repos = useTempRepos();
-  let fx: GroveFixture | undefined;
-  repos.closeFirst(async () => {
-    await fx?.grove.close();
-    fx = undefined;
-  });
   const scans = () => fx!.logger.lines.filter((l) => l.startsWith('info radar: ')).length;
 
+  /** Two agents at work (their turns do not end) on a repository with a.txt; file events scan per `fileScanEveryMs`. */
   async function twoRunning(fileScanEveryMs: number) {
     fx = await groveFixture(repos, { 'a.txt': lines(10) }, { radar: { fileScanEveryMs } });
     const { grove, repo, agents } = fx;
@@ -139,14 +102,37 @@ describe('flows: file events scan the radar at most once per interval', function
     const { instances } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Left', prompt: 'l' }, { title: 'Right', prompt: 'r' }] });
     await waitForEvent(grove.fleet.onDidChangeInstances, () => instances.every((i) => grove.fleet.get(i.id)!.state === 'waiting'), 10_000);
     const [left, right] = instances.map((i) => grove.fleet.get(i.id)!);
-    await grove.radar.refresh(repo);
-    writeFiles(left!.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
-    writeFiles(right!.worktreePath, { 'a.txt': lines(10, { 1: 'right' }) });
     return { grove, repo, left: left!, right: right! };
   }
 
+  it('file events in two running agents\' worktrees: one "started overlapping" event per pair; Tell <agent> names the other\'s branch and files', async () => {
+    const { grove, repo, left, right } = await twoRunning(0);
+    const started: OverlapStarted[] = [];
+    grove.radar.onDidStartOverlap((e) => started.push(e));
+    await grove.radar.refresh(repo);
+    assert.equal(started.length, 0);
+
+    writeFiles(left.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
+    writeFiles(right.worktreePath, { 'a.txt': lines(10, { 1: 'right' }), 'r.txt': 'r\n' });
+    await grove.radar.worktreesChanged(repo, [left.worktreePath, right.worktreePath]);
+    assert.deepEqual(started.map((e) => [e.a.title, e.b.title, e.files, e.conflict]), [['Left', 'Right', ['a.txt'], true]]);
+    await grove.radar.worktreesChanged(repo, [right.worktreePath]);
+    assert.equal(started.length, 1, 'told once per pair');
+
+    const told = await tellAboutOverlap(grove, right.id, left.id);
+    assert.equal(told.outcome, 'queued', 'a background turn takes no input: the follow-up waits for the turn to end');
+    const prompt = grove.fleet.get(right.id)!.pendingPrompts![0]!;
+    assert.match(prompt, new RegExp(`"Left" \\(branch \`${left.branch}\`\\).*would conflict:\n- a\\.txt\n`));
+    assert.match(prompt, new RegExp(`git diff HEAD\\.\\.\\.${left.branch} -- <file>`));
+    await assert.rejects(tellAboutOverlap(grove, right.id, right.id), /do not change the same files/);
+    assert.match(overlapPrompt({ title: 'T', branch: 'b' }, ['x'], false), /changing the same files as you:\n- x/);
+  });
+
   it('events right after a scan are held, and the next scan for any reason answers them all', async () => {
     const { grove, repo, left, right } = await twoRunning(10 * 60_000);
+    await grove.radar.refresh(repo);
+    writeFiles(left.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
+    writeFiles(right.worktreePath, { 'a.txt': lines(10, { 1: 'right' }) });
     const before = scans();
     const held = [1, 2, 3].map(() => grove.radar.worktreesChanged(repo, [left.worktreePath, right.worktreePath]));
     let answered = false;
@@ -164,6 +150,9 @@ describe('flows: file events scan the radar at most once per interval', function
 
   it('a held event scans by itself once the interval has passed', async () => {
     const { grove, repo, left, right } = await twoRunning(300);
+    await grove.radar.refresh(repo);
+    writeFiles(left.worktreePath, { 'a.txt': lines(10, { 1: 'left' }) });
+    writeFiles(right.worktreePath, { 'a.txt': lines(10, { 1: 'right' }) });
     const before = scans();
     await Promise.all([grove.radar.worktreesChanged(repo, [left.worktreePath]), grove.radar.worktreesChanged(repo, [right.worktreePath])]);
     assert.equal(scans(), before + 1);
