@@ -88,6 +88,12 @@ export interface CheckpointOptions extends CommonOptions {
   phase?: 'start' | 'end';
   title?: string;
   ignored?: ReadonlyArray<string | IgnoredEntry>;
+  /**
+   * No other flow can touch this worktree yet (a new one, before its agent's first turn): it is read without waiting
+   * for the repository's mutation queue (its own private index and new objects, as the radar does); only the
+   * checkpoint's ref is written in the queue. Agents of one dispatch then start while the others are still created.
+   */
+  unshared?: boolean;
 }
 
 export interface RestoreOptions extends CommonOptions {

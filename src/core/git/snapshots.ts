@@ -161,13 +161,21 @@ export class Snapshots {
     checkInstanceId(o.instanceId);
     if (!Number.isInteger(o.turn) || o.turn < 0) throw new GitError(`Invalid turn number: ${o.turn}`, { code: 'Unknown' });
     const phase = o.phase ?? 'end';
-    return this.withRepo(worktreePath, o, async (run) => {
+    const record = async (run: Run) => {
       const { meta } = await capture(this.ctx, run, worktreePath, {
         ref: `${CHECKPOINT_REF_PREFIX}${o.instanceId}/${o.turn}${phase === 'start' ? '-start' : ''}`, kind: 'checkpoint', reason: 'turn',
         instanceId: o.instanceId, turn: o.turn, phase, title: o.title, ignored: o.ignored, signal: o.signal, overwrite: true,
       });
       return meta;
-    });
+    };
+    if (!o.unshared || o.locked) return this.withRepo(worktreePath, o, record);
+    try {
+      return await record((dir, args, options) => (args[0] === 'update-ref'
+        ? this.git.exclusive(dir, (repo) => repo.run(dir, args, options), o.signal)
+        : this.read(dir, args, options)));
+    } finally {
+      this.changes.fire({ path: worktreePath });
+    }
   }
 
   // ---- listing -----------------------------------------------------------------------------------------------

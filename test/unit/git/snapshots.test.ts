@@ -552,6 +552,39 @@ describe('snapshots', function () {
       assert.equal(git(wt, 'log', '-1', '--format=%s'), 'agent turn 1');
     });
 
+    it('unshared (a new worktree before its first turn): captured while the repository\'s queue is busy, only the ref waits; it reverts exactly', async () => {
+      const { root, wt } = richWorktree(repos);
+      const logger = new MemoryLogger();
+      const git2 = new GitClient({ logger, env: gitTestEnv });
+      const snaps = new Snapshots(git2);
+      const ignored = await listIgnoredWork(git2, wt);
+      const fp0 = fingerprint(wt, { exclude: noNodeModules });
+      // Another create holds the queue (as the next `worktree add` of a dispatch does).
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inQueue = new Promise<void>((r) => (entered = r));
+      const other = git2.exclusive(root, async () => {
+        entered();
+        await held;
+      });
+      await inQueue;
+      let recorded = false;
+      const cp = snaps.checkpoint(wt, { instanceId: 'new-1', turn: 0, ignored, unshared: true }).then((m) => ((recorded = true), m));
+      const captured = () => logger.lines.some((l) => / commit-tree /.test(l));
+      for (let i = 0; i < 1600 && !captured(); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(captured(), 'the capture waited for the queue');
+      assert.equal(recorded, false, 'the ref was written while another held the queue');
+      assert.equal(git(root, 'for-each-ref', `${CHECKPOINT_REF_PREFIX}new-1/`), '');
+      release();
+      await other;
+      const meta = await cp;
+      assert.equal(meta.ref, `${CHECKPOINT_REF_PREFIX}new-1/0`);
+      writeFiles(wt, { 'README.md': '# the agent was here\n', 'made.txt': 'new\n' });
+      await snaps.revertTo(wt, meta.id, { ignored: await listIgnoredWork(git2, wt) });
+      assert.deepEqual(fingerprint(wt, { exclude: noNodeModules }), fp0);
+    });
+
     it('a failing revert puts the worktree back as it was', async () => {
       const root = repos.create({ files: { 'a.txt': 'a\n' } });
       const wt = path.join(path.dirname(root), 'wt-cp');
