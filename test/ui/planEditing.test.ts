@@ -60,7 +60,14 @@ describe('UI: a plan file in the editor — lenses, the Dispatch Plan keybinding
 
   it('shows "Dispatch All" above the first task and "Dispatch" above every task', async () => {
     await lens('Dispatch All (3)…').first().waitFor({ state: 'visible', timeout: 60_000 });
-    assert.equal(await lens('Dispatch').count(), 4, 'expected Dispatch All and three Dispatch lenses');
+    // VS Code may draw the lenses again (after the file's first parse): count once they are all drawn, not mid-way.
+    const deadline = Date.now() + 60_000;
+    let count = await lens('Dispatch').count();
+    while (count !== 4 && Date.now() < deadline) {
+      await wb.page.waitForTimeout(250);
+      count = await lens('Dispatch').count();
+    }
+    assert.equal(count, 4, 'expected Dispatch All and three Dispatch lenses');
     await wb.screenshot('plan-codelens');
   });
 
