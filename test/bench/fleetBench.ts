@@ -25,9 +25,9 @@ import util from 'node:util';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as vscode from 'vscode';
-import type { TreeSnapshotNode } from '../../src/vscode/tree/agentsTree';
 import { modelEnv } from '../support/claudeEnv';
 import { ScriptedModel, text } from '../support/scriptedModel';
+import { depthOf, flatten } from '../integration/helpers';
 import { hostBench, quantile, until } from './hostBench';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
@@ -138,10 +138,6 @@ function fileStates(roots: string[]): Map<string, string> {
   return out;
 }
 
-function flatten(nodes: TreeSnapshotNode[]): TreeSnapshotNode[] {
-  return nodes.flatMap((n) => [n, ...flatten(n.children)]);
-}
-
 export async function run(): Promise<void> {
   const { resultFile, repoRoot, ext } = hostBench();
   const activeBefore = ext.isActive;
@@ -188,15 +184,7 @@ export async function run(): Promise<void> {
     if (!settingsFile) throw new Error(`no --settings among the terminal's arguments: ${JSON.stringify(args)}`);
     const statusFile = path.join(path.dirname(settingsFile), 'status.jsonl');
     // The agent's row, to its own depth: what VS Code asks for when a row changes (its children only when expanded).
-    const depthOf = (nodes: TreeSnapshotNode[], d = 1): number | undefined => {
-      for (const n of nodes) {
-        if (n.kind === 'instance' && n.id === term!.id) return d;
-        const below = depthOf(n.children, d + 1);
-        if (below) return below;
-      }
-      return undefined;
-    };
-    const depth = await until('the agent\'s row', async () => depthOf(await api.viewSnapshot()), 30_000);
+    const depth = await until('the agent\'s row', async () => depthOf(await api.viewSnapshot(), (n) => n.kind === 'instance' && n.id === term!.id), 30_000);
     const rowState = async () => flatten(await api.viewSnapshot({ depth })).find((n) => n.kind === 'instance' && n.id === term!.id)?.contextValue.split('.')[1];
     /** When the core's state of the agent last changed to each state (the fleet's event, before any view). */
     const coreAt = new Map<string, number>();

@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { text, write } from '../support/scriptedModel';
-import { api, flatten, until, untilInstance, useScriptedAgents } from './helpers';
-import type { TreeSnapshotNode } from '../../src/vscode/tree/agentsTree';
+import { api, depthOf, flatten, until, untilInstance, useScriptedAgents } from './helpers';
 
 /**
  * Agents in the real extension host: the real Claude Code CLI (node_modules) against a scripted model served
@@ -39,15 +38,7 @@ describe('agents in the extension host', function () {
     assert.equal(row.icon, 'pass');
     assert.match(row.contextValue, /^instance\.done\.background/);
     // To a depth: the same rows down to the agent's, none of theirs (its changed file is a row under it).
-    const depthOf = (nodes: TreeSnapshotNode[], d = 1): number | undefined => {
-      for (const n of nodes) {
-        if (n.kind === 'instance' && n.id === inst.id) return d;
-        const below = depthOf(n.children, d + 1);
-        if (below) return below;
-      }
-      return undefined;
-    };
-    const depth = depthOf(await a.viewSnapshot());
+    const depth = depthOf(await a.viewSnapshot(), (n) => n.kind === 'instance' && n.id === inst.id);
     assert.ok(depth);
     const shallow = flatten(await a.viewSnapshot({ depth })).find((n) => n.kind === 'instance' && n.id === inst.id);
     assert.equal(shallow?.description, row.description);

@@ -45,6 +45,16 @@ export function flatten(nodes: TreeSnapshotNode[]): TreeSnapshotNode[] {
   return nodes.flatMap((n) => [n, ...flatten(n.children)]);
 }
 
+/** How deep (1 = top level) the first row that `is` lies in a view snapshot, if it is there. */
+export function depthOf(nodes: TreeSnapshotNode[], is: (n: TreeSnapshotNode) => boolean, d = 1): number | undefined {
+  for (const n of nodes) {
+    if (is(n)) return d;
+    const below = depthOf(n.children, is, d + 1);
+    if (below) return below;
+  }
+  return undefined;
+}
+
 export function repoRoot(): string {
   return process.env.GROVE_REPO_ROOT ?? path.resolve(__dirname, '../../..');
 }

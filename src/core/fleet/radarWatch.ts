@@ -108,8 +108,6 @@ export class RadarWatch extends Disposable {
     this.logger = options.logger ?? nullLogger;
     this.fileScanEveryMs = options.fileScanEveryMs ?? 5000;
     this.radar = new ConflictRadar(git, { logger: this.logger, tmpDir: options.tmpDir });
-    // After the scans under way: a scan queued in the radar would otherwise make its private objects again.
-    this._register({ dispose: () => void this.cleanup() });
     this._register({
       dispose: () => {
         for (const h of this.held.values()) {
@@ -117,6 +115,8 @@ export class RadarWatch extends Disposable {
           h.resolve();
         }
         this.held.clear();
+        // After the scans under way: a scan queued in the radar would otherwise make its private objects again.
+        void this.cleanup();
       },
     });
     for (const s of source.instances()) this.seen.set(s.id, this.facts(s));

@@ -168,14 +168,7 @@ export class Snapshots {
       });
       return meta;
     };
-    if (!o.unshared || o.locked) return this.withRepo(worktreePath, o, record);
-    try {
-      return await record((dir, args, options) => (args[0] === 'update-ref'
-        ? this.git.exclusive(dir, (repo) => repo.run(dir, args, options), o.signal)
-        : this.read(dir, args, options)));
-    } finally {
-      this.changes.fire({ path: worktreePath });
-    }
+    return this.withRepo(worktreePath, o, record, !!o.unshared);
   }
 
   // ---- listing -----------------------------------------------------------------------------------------------
@@ -337,10 +330,18 @@ export class Snapshots {
 
   private readonly read: Run = (cwd, args, options) => this.git.read(cwd, args, options);
 
-  /** Every step that writes refs goes through here; listeners hear of it once it is done (or failed). */
-  private async withRepo<T>(cwd: string, o: CommonOptions, fn: (run: Run) => Promise<T>): Promise<T> {
+  /**
+   * Every step that writes refs goes through here; listeners hear of it once it is done (or failed). `unshared`: only
+   * `update-ref` waits for the repository's queue, every other command runs beside it (see CheckpointOptions).
+   */
+  private async withRepo<T>(cwd: string, o: CommonOptions, fn: (run: Run) => Promise<T>, unshared = false): Promise<T> {
     try {
       if (o.locked) return await fn((dir, args, options) => o.locked!.run(dir, args, options));
+      if (unshared) {
+        return await fn((dir, args, options) => (args[0] === 'update-ref'
+          ? this.git.exclusive(dir, (repo) => repo.run(dir, args, options), o.signal)
+          : this.read(dir, args, options)));
+      }
       return await this.git.exclusive(cwd, (repo) => fn((dir, args, options) => repo.run(dir, args, options)), o.signal);
     } finally {
       this.changes.fire({ path: cwd });

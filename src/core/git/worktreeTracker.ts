@@ -129,11 +129,11 @@ export class WorktreeTracker extends Disposable {
       state.worktrees = list.filter((w) => !w.isMain && !w.bare);
       state.error = undefined;
       const keep = new Set([...this.states.values()].flatMap((r) => r.worktrees.map((w) => pathKey(w.path))));
-      for (const k of [...this.stats.keys()]) if (!keep.has(k)) (this.stats.delete(k), this.statBases.delete(k));
-      this.statKeys.clear();
+      for (const k of [...this.stats.keys()]) if (!keep.has(k)) (this.stats.delete(k), this.statBases.delete(k), this.statKeys.delete(k));
       await Promise.all(state.worktrees.map(async (w) => {
         const key = pathKey(w.path);
         this.statBases.delete(key);
+        this.statKeys.delete(key);
         if (w.stale || !w.baseCommit) return this.stats.delete(key);
         try {
           const from = await diffStatBase(this.git, w.path, { baseRef: w.baseRef, baseCommit: w.baseCommit });
