@@ -261,8 +261,9 @@ export class Grove extends Disposable {
       turn = ends.length ? Math.max(...ends.map((c) => c.turn ?? 0)) + 1 : 1;
     }
     const ignored = (await listIgnoredWork(this.git, inst.worktreePath, { copyPatterns: this.host.settings(inst.repoRoot).copyFiles })).filter((e) => !e.repository);
-    // Before the first turn the worktree is new and nothing else acts on it: no wait behind the other creates.
-    await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored, unshared: which === 'first' });
+    // Beside the queue: no wait behind the other worktrees' creates and end-of-turn checkpoints (recorded again in the
+    // queue when a flow acted on this worktree meanwhile).
+    await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored, unshared: true });
   }
 
   /** Checkpoints being recorded: close() waits for them (a CLI run must not exit in the middle of one). */

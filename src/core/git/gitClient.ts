@@ -12,6 +12,7 @@ import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Logger } from '../util/logger';
 import { nullLogger } from '../util/logger';
+import { pathKey } from '../util/fsPaths';
 import { KeyedQueue, Limiter } from '../util/queue';
 import { GitError } from './gitError';
 
@@ -33,6 +34,11 @@ export interface GitCallOptions {
   onOutput?: (chunk: string) => void;
   /** Extra environment for this call only (e.g. `GIT_INDEX_FILE` for a private index). */
   env?: Record<string, string>;
+  /**
+   * The command writes only the worktree's administrative files that no checkpoint reads (`worktree lock`/`unlock`):
+   * it does not make the folder busy for {@link GitClient.quietSince}.
+   */
+  adminOnly?: boolean;
 }
 
 export interface GitResult {
@@ -61,6 +67,10 @@ export class GitClient {
   private readonly reads: Limiter;
   private readonly mutations = new KeyedQueue();
   private readonly commonDirs = new Map<string, string>();
+  /** Per folder: bumped when a queued section runs git there and again when that section ends (see {@link quietSince}). */
+  private readonly generations = new Map<string, number>();
+  /** Per folder: how many queued sections running now have run git there. */
+  private readonly activeIn = new Map<string, number>();
 
   constructor(options: GitClientOptions = {}) {
     this.logger = options.logger ?? nullLogger;
@@ -87,14 +97,56 @@ export class GitClient {
    */
   async exclusive<T>(cwd: string, fn: (repo: LockedRepository) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const commonDir = await this.commonDir(cwd, signal);
+    const touched = new Set<string>();
     const repo: LockedRepository = {
       commonDir,
-      run: (dir, args, options = {}) => this.spawn(dir, args, options, false),
+      run: (dir, args, options = {}) => {
+        if (options.adminOnly) return this.spawn(dir, args, options, false);
+        const key = folderKey(dir);
+        if (!touched.has(key)) {
+          touched.add(key);
+          this.activeIn.set(key, (this.activeIn.get(key) ?? 0) + 1);
+        }
+        this.bump(key);
+        return this.spawn(dir, args, options, false);
+      },
     };
     return this.mutations.run(commonDir, async () => {
-      if (signal?.aborted) throw cancelled([]);
-      return fn(repo);
+      try {
+        if (signal?.aborted) throw cancelled([]);
+        return await fn(repo);
+      } finally {
+        for (const key of touched) {
+          this.bump(key);
+          const n = (this.activeIn.get(key) ?? 1) - 1;
+          if (n) this.activeIn.set(key, n);
+          else this.activeIn.delete(key);
+        }
+      }
     });
+  }
+
+  /**
+   * For reading a folder beside the queue (a checkpoint of a worktree, from a private index): undefined when a queued
+   * section that has run git in `dir` is running now; otherwise `stillQuiet()` says whether no queued section has run
+   * git there since. A read made between the two saw no Grove mutation of that folder half done. Only this process's
+   * queue is known (as for {@link exclusive}); a section acting on `dir` from another folder (the repository's root)
+   * is not seen.
+   */
+  quietSince(dir: string): { stillQuiet(): boolean } | undefined {
+    const key = folderKey(dir);
+    if (this.activeIn.get(key)) return undefined;
+    const at = this.generations.get(key) ?? 0;
+    return { stillQuiet: () => !this.activeIn.get(key) && (this.generations.get(key) ?? 0) === at };
+  }
+
+  /** Runs a command that writes what only its caller writes (its own new ref) without waiting for the queue. */
+  writeBeside(cwd: string, args: readonly string[], options: GitCallOptions = {}): Promise<GitResult> {
+    return this.spawn(cwd, args, options, false);
+  }
+
+  private bump(key: string): void {
+    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
   }
 
   /** The absolute, real path of the git common dir of the repository containing `cwd` (cached). */
@@ -205,6 +257,18 @@ export class GitClient {
     }
     return new GitError(message, { args, stderr: message, cause: err });
   }
+}
+
+const folderKeys = new Map<string, string>();
+/** The key a folder's generation is kept under (the same folder, however it was spelled; remembered per spelling). */
+function folderKey(dir: string): string {
+  let key = folderKeys.get(dir);
+  if (key === undefined) {
+    key = pathKey(dir);
+    if (folderKeys.size > 10_000) folderKeys.clear();
+    folderKeys.set(dir, key);
+  }
+  return key;
 }
 
 function cancelled(args: readonly string[], cause?: unknown): GitError {

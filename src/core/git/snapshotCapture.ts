@@ -203,6 +203,7 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
     for (const d of dirty.values()) if (d.raw) blobs.push([`raw/${d.path}`, d.raw, '100644']);
     blobs.push(...stageBlobs);
     const trees: Array<[string, string]> = [['files', filesTree], ...(indexTree ? [['index', indexTree] as [string, string]] : [])];
+    await ctx.onStep('captured');
     await commitSnapshot(ctx, run, top, tmp, { meta, data, trees, blobs, parents, overwrite: !!o.overwrite, signal });
     return { meta, data };
   });

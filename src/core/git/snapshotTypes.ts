@@ -61,7 +61,7 @@ export interface SnapshotsOptions {
   /** Total bytes of ignored files one snapshot stores; default {@link DEFAULT_SIZE_LIMIT_BYTES}. */
   sizeLimitBytes?: number;
   now?: () => number;
-  /** Test seam: called before each restore step ('worktree', 'index', 'files', 'state', 'config'); may throw. */
+  /** Test seam: called before each restore step ('worktree', 'index', 'files', 'state', 'config') and before a capture is committed ('captured'); may throw. */
   onStep?: (step: string) => void | Promise<void>;
 }
 
@@ -89,9 +89,10 @@ export interface CheckpointOptions extends CommonOptions {
   title?: string;
   ignored?: ReadonlyArray<string | IgnoredEntry>;
   /**
-   * No other flow can touch this worktree yet (a new one, before its agent's first turn): it is read without waiting
-   * for the repository's mutation queue (its own private index and new objects, as the radar does); only the
-   * checkpoint's ref is written in the queue. Agents of one dispatch then start while the others are still created.
+   * Read and recorded beside the repository's mutation queue (its own private index and new objects, as the radar
+   * does, and its own new ref): a turn's checkpoint does not wait behind the other worktrees' creates, syncs and lands.
+   * When a queued flow is running git in this worktree, or ran some while it was read (a sync, a rebase), it is
+   * recorded again in the queue, after that flow, so it never holds half of one.
    */
   unshared?: boolean;
 }

@@ -331,16 +331,27 @@ export class Snapshots {
   private readonly read: Run = (cwd, args, options) => this.git.read(cwd, args, options);
 
   /**
-   * Every step that writes refs goes through here; listeners hear of it once it is done (or failed). `unshared`: only
-   * `update-ref` waits for the repository's queue, every other command runs beside it (see CheckpointOptions).
+   * Every step that writes refs goes through here; listeners hear of it once it is done (or failed). `unshared`: every
+   * command runs beside the repository's queue, the final `update-ref` too, when no queued flow ran git in `cwd`
+   * meanwhile (GitClient.quietSince); otherwise (or when one is running in it) all of it runs again in the queue.
    */
   private async withRepo<T>(cwd: string, o: CommonOptions, fn: (run: Run) => Promise<T>, unshared = false): Promise<T> {
     try {
       if (o.locked) return await fn((dir, args, options) => o.locked!.run(dir, args, options));
-      if (unshared) {
-        return await fn((dir, args, options) => (args[0] === 'update-ref'
-          ? this.git.exclusive(dir, (repo) => repo.run(dir, args, options), o.signal)
-          : this.read(dir, args, options)));
+      const quiet = unshared ? this.git.quietSince(cwd) : undefined;
+      if (quiet) {
+        try {
+          return await fn((dir, args, options) => {
+            if (args[0] !== 'update-ref') return this.read(dir, args, options);
+            // The checkpoint's own ref (nothing else writes it while its instance lives): recorded beside the queue,
+            // unless a queued flow ran git in this worktree while it was read (the capture may hold half of it).
+            if (!quiet.stillQuiet()) throw new ActedOnMeanwhile();
+            return this.git.writeBeside(dir, args, options);
+          });
+        } catch (err) {
+          if (!(err instanceof ActedOnMeanwhile)) throw err;
+          this.ctx.logger.info(`snapshots: ${cwd} changed under a queued flow while it was read; recorded again in the queue`);
+        }
       }
       return await this.git.exclusive(cwd, (repo) => fn((dir, args, options) => repo.run(dir, args, options)), o.signal);
     } finally {
@@ -354,3 +365,6 @@ export class Snapshots {
     return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}-${randomBytes(3).toString('hex')}`;
   }
 }
+
+/** A queued flow ran git in the worktree while a checkpoint read it beside the queue. */
+class ActedOnMeanwhile extends Error {}

@@ -190,11 +190,11 @@ export class WorktreeManager {
   async lock(worktreePath: string, reason: string, options?: AbortSignal | LockOptions): Promise<void> {
     const { signal, owner } = isSignal(options) ? { signal: options, owner: undefined } : options ?? {};
     const text = formatLockReason(reason, owner ?? currentProcess(this.probe));
-    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'lock', '--reason', text, worktreePath], { signal });
+    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'lock', '--reason', text, worktreePath], { signal, adminOnly: true });
   }
 
   async unlock(worktreePath: string, signal?: AbortSignal): Promise<void> {
-    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'unlock', worktreePath], { signal });
+    await this.git.mutate(await this.gitDirFor(worktreePath, signal), ['worktree', 'unlock', worktreePath], { signal, adminOnly: true });
   }
 
   /**

@@ -53,6 +53,35 @@ describe('gitClient', () => {
     assert.equal(await client.commonDir(root), path.join(root, '.git'));
   });
 
+  it('quietSince: a folder is quiet until a queued section runs git in it, and not while that section runs', async () => {
+    const root = repos.create();
+    const other = path.join(root, 'sub');
+    const client = new GitClient({ env: gitTestEnv });
+    const quiet = client.quietSince(root)!;
+    assert.ok(quiet.stillQuiet());
+    await client.mutate(root, ['rev-parse', 'HEAD'], { adminOnly: true });
+    assert.ok(quiet.stillQuiet(), 'a command that writes only admin files (worktree lock) leaves it quiet');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let ran!: () => void;
+    const hasRun = new Promise<void>((r) => (ran = r));
+    const section = client.exclusive(root, async (repo) => {
+      await repo.run(root, ['rev-parse', 'HEAD']);
+      ran();
+      await held;
+    });
+    await hasRun;
+    assert.equal(client.quietSince(root), undefined, 'a section that ran git here is still running');
+    assert.equal(quiet.stillQuiet(), false);
+    assert.ok(client.quietSince(other)?.stillQuiet(), 'another folder is not concerned');
+    assert.equal(client.quietSince(path.join(other, '..')), undefined, 'the same folder however it is spelled');
+    release();
+    await section;
+    const after = client.quietSince(root)!;
+    assert.ok(after.stillQuiet(), 'quiet again once the section ended');
+    assert.equal(quiet.stillQuiet(), false, 'but not for a reader that started before it');
+  });
+
   it('cancels a running git process through the AbortSignal', async () => {
     const root = repos.create();
     const client = new GitClient({ env: gitTestEnv });

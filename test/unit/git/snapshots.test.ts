@@ -552,37 +552,95 @@ describe('snapshots', function () {
       assert.equal(git(wt, 'log', '-1', '--format=%s'), 'agent turn 1');
     });
 
-    it('unshared (a new worktree before its first turn): captured while the repository\'s queue is busy, only the ref waits; it reverts exactly', async () => {
+    it('unshared: recorded while another worktree\'s flow holds the repository\'s queue; it reverts exactly', async () => {
       const { root, wt } = richWorktree(repos);
-      const logger = new MemoryLogger();
-      const git2 = new GitClient({ logger, env: gitTestEnv });
+      const git2 = new GitClient({ env: gitTestEnv });
       const snaps = new Snapshots(git2);
       const ignored = await listIgnoredWork(git2, wt);
       const fp0 = fingerprint(wt, { exclude: noNodeModules });
-      // Another create holds the queue (as the next `worktree add` of a dispatch does).
+      // Another create holds the queue (as the next `worktree add` of a dispatch does), in the repository's root.
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       let entered!: () => void;
       const inQueue = new Promise<void>((r) => (entered = r));
-      const other = git2.exclusive(root, async () => {
+      const other = git2.exclusive(root, async (repo) => {
+        await repo.run(root, ['rev-parse', 'HEAD']);
         entered();
         await held;
       });
       await inQueue;
-      let recorded = false;
-      const cp = snaps.checkpoint(wt, { instanceId: 'new-1', turn: 0, ignored, unshared: true }).then((m) => ((recorded = true), m));
-      const captured = () => logger.lines.some((l) => / commit-tree /.test(l));
-      for (let i = 0; i < 1600 && !captured(); i++) await new Promise((r) => setTimeout(r, 25));
-      assert.ok(captured(), 'the capture waited for the queue');
-      assert.equal(recorded, false, 'the ref was written while another held the queue');
-      assert.equal(git(root, 'for-each-ref', `${CHECKPOINT_REF_PREFIX}new-1/`), '');
-      release();
-      await other;
-      const meta = await cp;
-      assert.equal(meta.ref, `${CHECKPOINT_REF_PREFIX}new-1/0`);
+      let meta;
+      try {
+        meta = await snaps.checkpoint(wt, { instanceId: 'new-1', turn: 0, ignored, unshared: true });
+        assert.equal(meta.ref, `${CHECKPOINT_REF_PREFIX}new-1/0`);
+        assert.match(git(root, 'for-each-ref', '--format=%(refname)', `${CHECKPOINT_REF_PREFIX}new-1/`), /new-1\/0$/, 'the ref is there while the queue is held');
+      } finally {
+        release();
+        await other;
+      }
       writeFiles(wt, { 'README.md': '# the agent was here\n', 'made.txt': 'new\n' });
       await snaps.revertTo(wt, meta.id, { ignored: await listIgnoredWork(git2, wt) });
       assert.deepEqual(fingerprint(wt, { exclude: noNodeModules }), fp0);
+    });
+
+    it('unshared, while a queued flow is running git in the worktree: waits for it and records what it left', async () => {
+      const { root, wt } = richWorktree(repos);
+      const git2 = new GitClient({ env: gitTestEnv });
+      const snaps = new Snapshots(git2);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inQueue = new Promise<void>((r) => (entered = r));
+      // A sync of this worktree, half done: one file staged, the second still to come.
+      const sync = git2.exclusive(root, async (repo) => {
+        writeFiles(wt, { 'first.txt': 'one\n' });
+        await repo.run(wt, ['add', 'first.txt']);
+        entered();
+        await held;
+        writeFiles(wt, { 'second.txt': 'two\n' });
+        await repo.run(wt, ['add', 'second.txt']);
+      });
+      await inQueue;
+      let recorded = false;
+      const cp = snaps.checkpoint(wt, { instanceId: 'busy-1', turn: 1, unshared: true }).then((m) => ((recorded = true), m));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(recorded, false, 'recorded while the sync was half done');
+      release();
+      await sync;
+      const meta = await cp;
+      assert.equal(git(root, 'show', `${meta.filesTree}:first.txt`), 'one');
+      assert.equal(git(root, 'show', `${meta.filesTree}:second.txt`), 'two', 'the checkpoint holds all of the sync');
+    });
+
+    it('unshared, when a queued flow runs git in the worktree while it is read: recorded again in the queue, after the flow', async () => {
+      const { root, wt } = richWorktree(repos);
+      const logger = new MemoryLogger();
+      const git2 = new GitClient({ logger, env: gitTestEnv });
+      let firstCapture = true;
+      let flow: Promise<void> | undefined;
+      const snaps = new Snapshots(git2, {
+        logger,
+        onStep: async (step) => {
+          if (step !== 'captured' || !firstCapture) return;
+          firstCapture = false;
+          // Captured, not yet recorded: a sync starts in the queue and changes the worktree (files and index).
+          let started!: () => void;
+          const inQueue = new Promise<void>((r) => (started = r));
+          flow = git2.exclusive(root, async (repo) => {
+            writeFiles(wt, { 'synced.txt': 'from base\n' });
+            await repo.run(wt, ['add', 'synced.txt']);
+            started();
+          });
+          await inQueue;
+        },
+      });
+      const meta = await snaps.checkpoint(wt, { instanceId: 'raced-1', turn: 1, unshared: true });
+      await flow;
+      assert.equal(firstCapture, false);
+      assert.equal(git(root, 'show', `${meta.filesTree}:synced.txt`), 'from base', 'the recorded checkpoint is the one read after the sync');
+      assert.match(git(root, 'ls-tree', '-r', '--name-only', `${meta.ref}:index`), /synced\.txt/, 'with the sync\'s index');
+      assert.equal(git(root, 'rev-parse', `${CHECKPOINT_REF_PREFIX}raced-1/1:files`), meta.filesTree, 'the ref is that checkpoint');
+      assert.ok(logger.lines.some((l) => /recorded again in the queue/.test(l)));
     });
 
     it('a failing revert puts the worktree back as it was', async () => {
