@@ -12,7 +12,7 @@
  *
  * Filling ({@link WorktreePool.reconcile}) makes one spare at a time and stops at once when a dispatch needs the
  * repository ({@link WorktreePool.pause}: the half-made spare is rolled back). When to fill is the caller's decision
- * (fleet/poolKeeper.ts: only while nothing is being dispatched); nothing here runs by itself.
+ * (fleet/poolKeeper.ts: only while no agent of the repository is being dispatched or working); nothing here runs by itself.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -60,4 +60,17 @@ describe('warm worktree pool through the flows', function () {
     assert.deepEqual(await spares(), []);
     assert.ok(fs.existsSync(spare), 'the task worktree stays');
   });
+
+  it('refills only once the agents of the repository are no longer working: a fill never competes with them', async () => {
+    const filled = waitForEvent(sparesChanged.event);
+    await grove.pool.reconcile(repo);
+    await filled;
+    agents = new FakeAgents(1500);
+    const refilled = waitForEvent(sparesChanged.event).then(() => Date.now());
+    const { instances: [i] } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Long task', prompt: 'p' }] });
+    const refilledAt = await refilled;
+    const run = agents.runs.find((r) => r.id === i!.id)!;
+    assert.ok(run.endedAt !== undefined && refilledAt >= run.endedAt, `refilled ${run.endedAt === undefined ? 'while the agent ran' : `${run.endedAt - refilledAt} ms before the agent ended`}`);
+    assert.equal((await spares()).length, 1);
+  });
 });
