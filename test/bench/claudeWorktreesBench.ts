@@ -6,12 +6,16 @@
 // MODEL_DELAY_MS (so the agents overlap like real ones); sides alternate which goes first. Every run checks that each
 // task's file is in its own worktree with its content. Bundled by test/bench/run.mjs into
 // out/bench/claudeWorktreesBench.js and run as `node out/bench/claudeWorktreesBench.js <result.json> <cli.js>`.
+// A third side (BENCH_PEER_POOL=0 leaves it out): Grove with a warm pool (`grove.worktreePool` = N), its N spares made before
+// the clock starts, as the extension makes them while no agent of the repository works.
 //   BENCH_PEER_RUNS=5, BENCH_PEER_TASKS=8, BENCH_PEER_FILES=5000.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { GitClient } from '../../src/core/git/gitClient';
+import { WorktreeManager } from '../../src/core/git/worktreeManager';
 import { claudeBin, claudeEnv } from '../support/claudeEnv';
 import { ScriptedModel, text, write } from '../support/scriptedModel';
 import { generateRepo, git, gitEnv } from './benchRepo';
@@ -19,11 +23,47 @@ import { generateRepo, git, gitEnv } from './benchRepo';
 const RUNS = Math.max(1, Number(process.env.BENCH_PEER_RUNS ?? 5));
 const TASKS = Math.max(1, Number(process.env.BENCH_PEER_TASKS ?? 8));
 const FILES = Math.max(100, Number(process.env.BENCH_PEER_FILES ?? 5000));
+const POOL = process.env.BENCH_PEER_POOL !== '0';
 const MODEL_DELAY_MS = 1500;
 const TIMEOUT_MS = 300_000;
 const log = (s: string) => process.stderr.write(`[peer-bench] ${s}\n`);
 const now = () => performance.now();
 const prompt = (k: number) => `Create the file t${k}.txt containing the text ${k}.`;
+/** CPU time (ms) of this process's children that have ended and been waited for (Linux: /proc/self/stat cutime + cstime). */
+function childCpuMs(): number | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ');
+    // After the command's name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms, all cores) the hypervisor gave to others while this machine wanted it (Linux: /proc/stat steal). */
+function stealMs(): number | undefined {
+  try {
+    const steal = Number(fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)[8]);
+    return Number.isFinite(steal) ? (steal * 1000) / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wall time, the CPU of every process it started, and the CPU stolen from the machine meanwhile. */
+interface Side { ms: number; cpuMs?: number; stealMs?: number }
+async function measured<T extends object>(fn: () => Promise<T>): Promise<Side & T> {
+  const cpu0 = childCpuMs(), steal0 = stealMs();
+  const t0 = now();
+  const r = await fn();
+  const ms = now() - t0;
+  const cpu1 = childCpuMs(), steal1 = stealMs();
+  return {
+    ...r, ms,
+    ...(cpu0 !== undefined && cpu1 !== undefined ? { cpuMs: cpu1 - cpu0 } : {}),
+    ...(steal0 !== undefined && steal1 !== undefined ? { stealMs: steal1 - steal0 } : {}),
+  };
+}
 
 function exec(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -79,13 +119,27 @@ function reset(repo: string): void {
   for (const r of git(repo, 'for-each-ref', '--format=%(refname)', 'refs/grove').split('\n').filter(Boolean)) git(repo, 'update-ref', '-d', r);
 }
 
-async function groveSide(cli: string, repo: string, plan: string, env: NodeJS.ProcessEnv): Promise<number> {
-  const t0 = now();
-  const r = await exec(process.execPath, [cli, 'dispatch', '--plan', plan, '--max', String(TASKS), '--quiet', '--repo', repo, '--claude-path', claudeBin()], repo, env);
-  const ms = now() - t0;
-  if (r.code !== 0) throw new Error(`grove dispatch exited ${r.code}: ${r.stderr.slice(-2000)}`);
+/** N spares of the warm pool (not timed), for the pooled side. */
+async function fillPool(repo: string): Promise<Set<string>> {
+  const wm = new WorktreeManager(new GitClient({ env: gitEnv }));
+  const filled = await wm.pool.reconcile({ repoRoot: repo, baseRef: 'main', size: TASKS, copyFiles: ['.env', '.env.*'] });
+  if (filled.created.length !== TASKS) throw new Error(`the pool was not filled: ${JSON.stringify(filled)}`);
+  return new Set(filled.created.map((p) => path.resolve(p)));
+}
+
+async function groveSide(cli: string, repo: string, plan: string, env: NodeJS.ProcessEnv, pooled = false): Promise<Side> {
+  let spares: Set<string> | undefined;
+  if (pooled) {
+    spares = await fillPool(repo);
+    env = { ...env, GROVE_WORKTREE_POOL: String(TASKS) };
+  }
+  const side = await measured(async () => ({
+    r: await exec(process.execPath, [cli, 'dispatch', '--plan', plan, '--max', String(TASKS), '--quiet', '--repo', repo, '--claude-path', claudeBin()], repo, env),
+  }));
+  if (side.r.code !== 0) throw new Error(`grove dispatch exited ${side.r.code}: ${side.r.stderr.slice(-2000)}`);
   check(repo, 'grove');
-  return ms;
+  if (spares && [...taskFiles(repo).values()].some((f) => !spares.has(path.resolve(f.worktree)))) throw new Error('grove: a task did not run in a spare');
+  return { ms: side.ms, cpuMs: side.cpuMs, stealMs: side.stealMs };
 }
 
 /**
@@ -93,26 +147,27 @@ async function groveSide(cli: string, repo: string, plan: string, env: NodeJS.Pr
  * neutralize filter drivers": the sessions race on the repository's config). A user reruns the ones that failed:
  * so does the bench, until each has run (at most 3 times), and the time includes the reruns; they are counted.
  */
-async function peerSide(repo: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; reruns: number }> {
-  const t0 = now();
+async function peerSide(repo: string, env: NodeJS.ProcessEnv): Promise<Side & { reruns: number }> {
   const one = (k: number) => exec(claudeBin(), ['-w', `t${k}`, '-p', prompt(k), '--permission-mode', 'acceptEdits'], repo, env);
-  let reruns = 0;
-  let pending = Array.from({ length: TASKS }, (_, i) => i + 1);
-  for (let attempt = 1; pending.length; attempt++) {
-    const results = await Promise.all(pending.map(one));
-    const failed = pending.filter((_, i) => results[i]!.code !== 0);
-    if (failed.length && attempt === 3) throw new Error(`claude -w t${failed[0]} failed 3 times: ${results[pending.indexOf(failed[0]!)]!.stderr.slice(-2000)}`);
-    if (failed.length) log(`claude -w: ${failed.length} failed (${results[pending.indexOf(failed[0]!)]!.stderr.trim().split('\n')[0]}), run again`);
-    reruns += failed.length;
-    // A failed session may have left its worktree half made: remove it as the user would before running it again.
-    for (const k of failed) {
-      try { git(repo, 'worktree', 'remove', '--force', '--force', path.join(repo, '.claude', 'worktrees', `t${k}`)); } catch { /* not made */ }
+  const side = await measured(async () => {
+    let reruns = 0;
+    let pending = Array.from({ length: TASKS }, (_, i) => i + 1);
+    for (let attempt = 1; pending.length; attempt++) {
+      const results = await Promise.all(pending.map(one));
+      const failed = pending.filter((_, i) => results[i]!.code !== 0);
+      if (failed.length && attempt === 3) throw new Error(`claude -w t${failed[0]} failed 3 times: ${results[pending.indexOf(failed[0]!)]!.stderr.slice(-2000)}`);
+      if (failed.length) log(`claude -w: ${failed.length} failed (${results[pending.indexOf(failed[0]!)]!.stderr.trim().split('\n')[0]}), run again`);
+      reruns += failed.length;
+      // A failed session may have left its worktree half made: remove it as the user would before running it again.
+      for (const k of failed) {
+        try { git(repo, 'worktree', 'remove', '--force', '--force', path.join(repo, '.claude', 'worktrees', `t${k}`)); } catch { /* not made */ }
+      }
+      pending = failed;
     }
-    pending = failed;
-  }
-  const ms = now() - t0;
+    return { reruns };
+  });
   check(repo, 'claude -w');
-  return { ms, reruns };
+  return side;
 }
 
 async function main(): Promise<void> {
@@ -137,20 +192,26 @@ async function main(): Promise<void> {
     // Warm-up of each side (not measured): page cache for the CLI and the repository.
     await groveSide(cli, repo, plan, env); reset(repo);
     await peerSide(repo, env); reset(repo);
-    const runs: Array<{ run: number; order: string; groveMs: number; peerMs: number; peerReruns: number }> = [];
+    if (POOL) { await groveSide(cli, repo, plan, env, true); reset(repo); }
+    const runs: Array<Record<string, unknown>> = [];
     for (let run = 1; run <= RUNS; run++) {
       const groveFirst = run % 2 === 1;
-      let groveMs: number, peer: { ms: number; reruns: number };
-      if (groveFirst) {
-        groveMs = await groveSide(cli, repo, plan, env); reset(repo);
-        peer = await peerSide(repo, env); reset(repo);
-      } else {
-        peer = await peerSide(repo, env); reset(repo);
-        groveMs = await groveSide(cli, repo, plan, env); reset(repo);
-      }
-      const peerMs = peer.ms;
-      runs.push({ run, order: groveFirst ? 'Grove first' : 'claude -w first', groveMs, peerMs, peerReruns: peer.reruns });
-      log(`run ${run}: Grove ${(groveMs / 1000).toFixed(2)} s, claude -w ${(peerMs / 1000).toFixed(2)} s (${(groveMs / peerMs).toFixed(2)})`);
+      let grove!: Side, peer!: Side & { reruns: number }, pooled: Side | undefined;
+      const sides = [
+        async () => { grove = await groveSide(cli, repo, plan, env); },
+        ...(POOL ? [async () => { pooled = await groveSide(cli, repo, plan, env, true); }] : []),
+        async () => { peer = await peerSide(repo, env); },
+      ];
+      for (const side of groveFirst ? sides : sides.reverse()) { await side(); reset(repo); }
+      const groveMs = grove.ms, peerMs = peer.ms;
+      runs.push({
+        run, order: groveFirst ? 'Grove first' : 'claude -w first', groveMs, peerMs, peerReruns: peer.reruns,
+        groveCpuMs: grove.cpuMs, peerCpuMs: peer.cpuMs, groveStealMs: grove.stealMs, peerStealMs: peer.stealMs,
+        ...(pooled ? { pooledMs: pooled.ms, pooledCpuMs: pooled.cpuMs, pooledStealMs: pooled.stealMs } : {}),
+      });
+      const cpu = (x?: number) => (x === undefined ? '' : `, CPU ${(x / 1000).toFixed(1)} s`);
+      const pool = pooled ? `, Grove with a warm pool ${(pooled.ms / 1000).toFixed(2)} s${cpu(pooled.cpuMs)} (${(pooled.ms / peerMs).toFixed(2)})` : '';
+      log(`run ${run}: Grove ${(groveMs / 1000).toFixed(2)} s${cpu(grove.cpuMs)}, claude -w ${(peerMs / 1000).toFixed(2)} s${cpu(peer.cpuMs)} (${(groveMs / peerMs).toFixed(2)})${pool}`);
     }
     const result = {
       tasks: TASKS, files: FILES, modelDelayMs: MODEL_DELAY_MS, runs, at: new Date().toISOString().slice(0, 16).replace('T', ' '),
