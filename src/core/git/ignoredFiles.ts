@@ -20,6 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { literalPathspec } from './changes';
 import type { GitClient } from './gitClient';
 import { GitError } from './gitError';
 import { WORKTREE_INCLUDE_FILE } from './provisioner';
@@ -46,6 +47,11 @@ export const REGENERABLE: readonly string[] = [
   '.DS_Store', 'Thumbs.db', 'desktop.ini',
 ];
 
+/** Longest list of ignored entries (in characters) that limits the second and third listings. */
+const MAX_SCOPE_CHARS = 16_000;
+/** The `:(literal)` pathspecs mean what they say whatever the user's environment asks of pathspecs. */
+const LITERAL = { GIT_LITERAL_PATHSPECS: '0', GIT_GLOB_PATHSPECS: '0', GIT_NOGLOB_PATHSPECS: '0', GIT_ICASE_PATHSPECS: '0' };
+
 export interface IgnoredEntry {
   /** Relative to the worktree's top level, `/` separators; a folder ends with `/`. */
   path: string;
@@ -70,7 +76,8 @@ export interface ListIgnoredOptions {
 /**
  * Ignored files/folders of a worktree that removal would delete and that are worth listing: every ignored entry
  * except those under {@link REGENERABLE}, but always including what `copyPatterns` / `.worktreeinclude` match.
- * Sorted by path. Runs three read-only `git ls-files`, then `lstat`s only what it lists.
+ * Sorted by path. Runs one read-only `git ls-files` over the worktree and, when it found something, two more
+ * over what it found; then `lstat`s only what it lists.
  */
 export async function listIgnoredWork(git: GitClient, worktreePath: string, options: ListIgnoredOptions = {}): Promise<IgnoredEntry[]> {
   const { signal } = options;
@@ -80,12 +87,17 @@ export async function listIgnoredWork(git: GitClient, worktreePath: string, opti
   const keep = usablePatterns(options.copyPatterns ?? []);
   const includeFile = path.join(top, WORKTREE_INCLUDE_FILE);
   const hasIncludeFile = fs.existsSync(includeFile);
-  const list = async (args: string[]) => new PathSet((await git.read(top, [...base, ...args], { signal })).stdout.split('\0').filter(Boolean));
-  const [ignored, regen, kept] = await Promise.all([
-    list(['--exclude-standard']),
-    regenerable.length ? list(regenerable.map((p) => `--exclude=${p}`)) : Promise.resolve(new PathSet([])),
+  const list = async (args: string[], env?: Record<string, string>) => new PathSet((await git.read(top, [...base, ...args], { signal, env })).stdout.split('\0').filter(Boolean));
+  const ignored = await list(['--exclude-standard']);
+  const outermost = ignored.outermost();
+  if (!outermost.length) return [];
+  // Only what lies at or below an ignored entry is ever asked about: the two other listings walk just those
+  // (a walk of the whole worktree each, otherwise), unless they are too many for one command line.
+  const scope = outermost.reduce((n, p) => n + p.length + 12, 0) <= MAX_SCOPE_CHARS ? ['--', ...outermost.map(literalPathspec)] : [];
+  const [regen, kept] = await Promise.all([
+    regenerable.length ? list([...regenerable.map((p) => `--exclude=${p}`), ...scope], LITERAL) : Promise.resolve(new PathSet([])),
     keep.length || hasIncludeFile
-      ? list([...keep.map((p) => `--exclude=${p}`), ...(hasIncludeFile ? [`--exclude-from=${includeFile}`] : [])])
+      ? list([...keep.map((p) => `--exclude=${p}`), ...(hasIncludeFile ? [`--exclude-from=${includeFile}`] : []), ...scope], LITERAL)
       : Promise.resolve(new PathSet([])),
   ]);
   const out: IgnoredEntry[] = [];
@@ -117,7 +129,7 @@ export async function listIgnoredWork(git: GitClient, worktreePath: string, opti
     if (isDir && size.files === 0 && !repository) return; // an empty folder holds nothing to lose
     out.push({ path: rel, dir: isDir, files: size.files, bytes: size.bytes, included, ...(repository ? { repository } : {}) });
   };
-  for (const rel of ignored.outermost()) await visit(rel);
+  for (const rel of outermost) await visit(rel);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

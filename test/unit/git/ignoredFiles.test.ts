@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GitClient } from '../../../src/core/git/gitClient';
 import { listIgnoredWork, REGENERABLE, walkEntry } from '../../../src/core/git/ignoredFiles';
+import { MemoryLogger } from '../../../src/core/util/logger';
 import { git, gitTestEnv, useTempRepos, writeFiles } from '../../support/repo';
 
 const client = () => new GitClient({ env: gitTestEnv });
@@ -48,6 +49,21 @@ describe('ignoredFiles', function () {
     assert.deepEqual(summary(entries), [
       '.env 1 4 kept', '.env.production 1 4 kept', 'build/keep.txt 1 9 kept', 'config/ 1 2', 'node_modules/.env.cache 1 23 kept',
     ]);
+  });
+
+  it('walks the whole worktree once; the other listings read only what it found, whatever the environment says of pathspecs', async () => {
+    const root = repos.create({ files: { '.gitignore': '.env*\nnode_modules/\n*.log\n', 'src/a.ts': 'a\n', 'src/b.ts': 'b\n' } });
+    const logger = new MemoryLogger();
+    const counted = new GitClient({ logger, env: { ...gitTestEnv, GIT_LITERAL_PATHSPECS: '1' } });
+    const listings = () => logger.lines.filter((l) => / ls-files /.test(l));
+    assert.deepEqual(await listIgnoredWork(counted, root, { copyPatterns: ['.env'] }), []);
+    assert.equal(listings().length, 1, 'nothing is ignored: one listing');
+    writeFiles(root, { '.env': 'A=1\n', 'node_modules/.env': 'kept even here', 'node_modules/x.js': 'x', 'odd [dir]/*.log': 'a log named like a glob' });
+    logger.lines.length = 0;
+    const entries = await listIgnoredWork(counted, root, { copyPatterns: ['.env'] });
+    assert.deepEqual(summary(entries), ['.env 1 4 kept', 'node_modules/.env 1 14 kept', 'odd [dir]/ 1 23']);
+    assert.equal(listings().length, 3);
+    assert.equal(listings().filter((l) => / -- /.test(l)).length, 2, 'the second and third listing are limited to what is ignored');
   });
 
   it('splits a folder mixing regenerable and other content; flags nested repositories', async () => {
