@@ -12,7 +12,7 @@ import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { Logger } from '../util/logger';
 import { nullLogger } from '../util/logger';
-import { pathKey } from '../util/fsPaths';
+import { PathMap } from '../util/fsPaths';
 import { KeyedQueue, Limiter } from '../util/queue';
 import { GitError } from './gitError';
 
@@ -68,9 +68,9 @@ export class GitClient {
   private readonly mutations = new KeyedQueue();
   private readonly commonDirs = new Map<string, string>();
   /** Per folder: bumped when a queued section runs git there and again when that section ends (see {@link quietSince}). */
-  private readonly generations = new Map<string, number>();
+  private readonly generations = new PathMap<number>();
   /** Per folder: how many queued sections running now have run git there. */
-  private readonly activeIn = new Map<string, number>();
+  private readonly activeIn = new PathMap<number>();
 
   constructor(options: GitClientOptions = {}) {
     this.logger = options.logger ?? nullLogger;
@@ -97,17 +97,16 @@ export class GitClient {
    */
   async exclusive<T>(cwd: string, fn: (repo: LockedRepository) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const commonDir = await this.commonDir(cwd, signal);
-    const touched = new Set<string>();
+    const touched = new PathMap<true>();
     const repo: LockedRepository = {
       commonDir,
       run: (dir, args, options = {}) => {
         if (options.adminOnly) return this.spawn(dir, args, options, false);
-        const key = folderKey(dir);
-        if (!touched.has(key)) {
-          touched.add(key);
-          this.activeIn.set(key, (this.activeIn.get(key) ?? 0) + 1);
+        if (!touched.has(dir)) {
+          touched.set(dir, true);
+          this.activeIn.set(dir, (this.activeIn.get(dir) ?? 0) + 1);
         }
-        this.bump(key);
+        this.bump(dir);
         return this.spawn(dir, args, options, false);
       },
     };
@@ -116,7 +115,7 @@ export class GitClient {
         if (signal?.aborted) throw cancelled([]);
         return await fn(repo);
       } finally {
-        for (const key of touched) {
+        for (const key of touched.keys()) {
           this.bump(key);
           const n = (this.activeIn.get(key) ?? 1) - 1;
           if (n) this.activeIn.set(key, n);
@@ -134,10 +133,9 @@ export class GitClient {
    * is not seen.
    */
   quietSince(dir: string): { stillQuiet(): boolean } | undefined {
-    const key = folderKey(dir);
-    if (this.activeIn.get(key)) return undefined;
-    const at = this.generations.get(key) ?? 0;
-    return { stillQuiet: () => !this.activeIn.get(key) && (this.generations.get(key) ?? 0) === at };
+    if (this.activeIn.get(dir)) return undefined;
+    const at = this.generations.get(dir) ?? 0;
+    return { stillQuiet: () => !this.activeIn.get(dir) && (this.generations.get(dir) ?? 0) === at };
   }
 
   /** Runs a command that writes what only its caller writes (its own new ref) without waiting for the queue. */
@@ -145,8 +143,8 @@ export class GitClient {
     return this.spawn(cwd, args, options, false);
   }
 
-  private bump(key: string): void {
-    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+  private bump(dir: string): void {
+    this.generations.set(dir, (this.generations.get(dir) ?? 0) + 1);
   }
 
   /** The absolute, real path of the git common dir of the repository containing `cwd` (cached). */
@@ -257,18 +255,6 @@ export class GitClient {
     }
     return new GitError(message, { args, stderr: message, cause: err });
   }
-}
-
-const folderKeys = new Map<string, string>();
-/** The key a folder's generation is kept under (the same folder, however it was spelled; remembered per spelling). */
-function folderKey(dir: string): string {
-  let key = folderKeys.get(dir);
-  if (key === undefined) {
-    key = pathKey(dir);
-    if (folderKeys.size > 10_000) folderKeys.clear();
-    folderKeys.set(dir, key);
-  }
-  return key;
 }
 
 function cancelled(args: readonly string[], cause?: unknown): GitError {
