@@ -260,7 +260,7 @@ export class Grove extends Disposable {
       const ends = (await this.snapshots.checkpoints(inst.repoRoot, inst.id)).filter((c) => c.phase === 'end');
       turn = ends.length ? Math.max(...ends.map((c) => c.turn ?? 0)) + 1 : 1;
     }
-    const ignored = (await listIgnoredWork(this.git, inst.worktreePath, { copyPatterns: this.host.settings(inst.repoRoot).copyFiles })).filter((e) => !e.repository);
+    const ignored = (await listIgnoredWork(this.git, inst.worktreePath, { top: inst.worktreePath, copyPatterns: this.host.settings(inst.repoRoot).copyFiles })).filter((e) => !e.repository);
     // Beside the queue: no wait behind the other worktrees' creates and end-of-turn checkpoints (recorded again in the
     // queue when a flow acted on this worktree meanwhile).
     await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored, unshared: true });

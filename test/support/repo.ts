@@ -52,6 +52,8 @@ export interface RepoOptions {
   /** false: `git init` only, no commit. */
   commit?: boolean;
   bare?: boolean;
+  /** `git init --object-format`: a SHA-256 repository when asked. */
+  objectFormat?: 'sha1' | 'sha256';
 }
 
 export class TempRepos {
@@ -69,7 +71,7 @@ export class TempRepos {
   /** A repository on branch `main` with one commit of `files` (default: README.md). */
   create(options: RepoOptions = {}): string {
     const root = this.dir(options.name ?? 'repo');
-    git(root, 'init', '-q', ...(options.bare ? ['--bare'] : []));
+    git(root, 'init', '-q', ...(options.bare ? ['--bare'] : []), ...(options.objectFormat ? [`--object-format=${options.objectFormat}`] : []));
     if (options.bare || options.commit === false) return root;
     writeFiles(root, options.files ?? { 'README.md': '# test\n' });
     git(root, 'add', '-A');

@@ -87,7 +87,7 @@ export function fingerprint(worktree: string, options: FingerprintOptions = {}):
   for (const s of STATE) readState(s);
   return {
     head: symbolic ? `${symbolic} ${sha}` : `detached ${sha}`,
-    log: sha ? run(worktree, ['log', '--format=%H %P %s', '-n', '50', 'HEAD']) : '',
+    log: sha ? run(worktree, ['log', '--format=%H %P %s', '-n', '50', 'HEAD', '--']) : '',
     status: run(worktree, ['status', '--porcelain=v2', '-z', '--branch', '--untracked-files=all']).split('\0').join('\n'),
     stage: run(worktree, ['ls-files', '--stage', '-z']).split('\0').join('\n'),
     tags: run(worktree, ['ls-files', '-t', '-v', '-z']).split('\0').join('\n'),

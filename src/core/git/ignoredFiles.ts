@@ -70,6 +70,8 @@ export interface ListIgnoredOptions {
   copyPatterns?: readonly string[];
   /** Replaces {@link REGENERABLE} (tests, or a user setting). */
   regenerable?: readonly string[];
+  /** The worktree's top level, when the caller knows it (no `rev-parse`). */
+  top?: string;
   signal?: AbortSignal;
 }
 
@@ -81,7 +83,7 @@ export interface ListIgnoredOptions {
  */
 export async function listIgnoredWork(git: GitClient, worktreePath: string, options: ListIgnoredOptions = {}): Promise<IgnoredEntry[]> {
   const { signal } = options;
-  const top = (await git.read(worktreePath, ['rev-parse', '--show-toplevel'], { signal })).stdout.trim();
+  const top = options.top ?? (await git.read(worktreePath, ['rev-parse', '--show-toplevel'], { signal })).stdout.trim();
   const base = ['ls-files', '-z', '--others', '--ignored', '--directory'];
   const regenerable = usablePatterns(options.regenerable ?? REGENERABLE);
   const keep = usablePatterns(options.copyPatterns ?? []);

@@ -6,23 +6,18 @@ import { walkEntry } from './ignoredFiles';
 import type { GitCallOptions } from './gitClient';
 import { GitError } from './gitError';
 import { cleanPerms } from './snapshotFiles';
-import { addToTree, branchConfig, detectSyncState, listStateFiles, locate, revParse } from './snapshotRepo';
+import { branchConfig, detectSyncState, listStateFiles, locateAtHead, revParse, writeTree, type TreeEntry } from './snapshotRepo';
 import { CHECKPOINT_REF_PREFIX, GROVE_METADATA, IDENTITY, SNAPSHOT_REF_PREFIX, isWindows, type Captured, type DirtyFile, type RestoreData, type Run, type SnapshotContext, type SnapshotKind, type SnapshotMeta } from './snapshotTypes';
-import { copyIndex, existingCommits, hashFiles, inChunks, lstatOrUndefined, parseStage, parseStatus, readText, safeRelative, throwIfAborted, unique, withTemp } from './snapshotUtil';
+import { copyIndex, existingCommits, hashFiles, inChunks, lstatOrUndefined, objectId, parseStage, parseStatus, readText, safeRelative, throwIfAborted, unique, withTemp, writeObjects, type ObjectFormat } from './snapshotUtil';
 
 export async function capture(ctx: SnapshotContext, run: Run, worktreePath: string, o: {
   ref: string; kind: SnapshotKind; reason: string; instanceId?: string; title?: string; record?: Record<string, unknown>; turn?: number; phase?: SnapshotMeta['phase'];
   ignored?: ReadonlyArray<string | IgnoredEntry>; signal?: AbortSignal; overwrite?: boolean;
 }): Promise<Captured> {
   const { signal } = o;
-  const where = await locate(run, worktreePath, signal);
-  const { top, gitDir, commonDir, indexFile } = where;
+  const where = await locateAtHead(run, worktreePath, signal, ctx.mainWorktrees);
+  const { top, gitDir, commonDir, indexFile, head, headRef, objectFormat } = where;
   const createdAt = ctx.now();
-  const [head, symbolic] = await Promise.all([
-    revParse(run, top, 'HEAD', signal),
-    run(top, ['symbolic-ref', '-q', 'HEAD'], { signal, okExitCodes: [1] }),
-  ]);
-  const headRef = symbolic.exitCode === 0 ? symbolic.stdout.trim() : undefined;
   const branch = headRef?.startsWith('refs/heads/') ? headRef.slice('refs/heads/'.length) : undefined;
   const notes: string[] = [];
 
@@ -129,9 +124,15 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
     // 7. The operation in progress and Grove's metadata, from the worktree's git dir; the commits they name.
     const stateStep = (async () => {
       const stateFiles = await listStateFiles(gitDir, gitDir !== commonDir);
-      const stateShas = await hashFiles(run, top, [...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(keepRawIndex ? [rawIndex] : [])], true, signal);
-      const state = stateFiles.map((f, i) => ({ path: f, blob: stateShas[i]! }));
-      const indexBlob = keepRawIndex ? stateShas[stateFiles.length] : undefined;
+      // Copied and hashed here; git writes the copies with the snapshot's own blobs (one process).
+      const copies = await Promise.all([...stateFiles.map((f) => path.join(gitDir, ...f.split('/'))), ...(keepRawIndex ? [rawIndex] : [])].map(async (file, i) => {
+        const body = await fs.promises.readFile(file);
+        const copy = path.join(tmp, `state-${i}`);
+        await fs.promises.writeFile(copy, body);
+        return { file: copy, id: objectId(objectFormat, 'blob', body) };
+      }));
+      const state = stateFiles.map((f, i) => ({ path: f, blob: copies[i]!.id }));
+      const indexBlob = keepRawIndex ? copies[stateFiles.length]!.id : undefined;
       const refs: Record<string, string> = {};
       if (branch && head) refs[`refs/heads/${branch}`] = head;
       let rebasing: string | undefined;
@@ -150,23 +151,27 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
         for (const m of text.matchAll(/\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b/g)) mentioned.add(m[0]);
       }
       const [named, config] = await Promise.all([
-        existingCommits(run, top, [...mentioned], signal),
+        existingCommits(run, top, [...mentioned].filter((sha) => sha !== head && !Object.values(refs).includes(sha)), signal),
         branchConfig(run, top, unique([branch, rebasing]), signal),
       ]);
-      return { stateFiles, state, indexBlob, refs, rebasing, named, config };
+      return { stateFiles, state, indexBlob, copies, refs, rebasing, named, config };
     })();
 
-    const [perms, , indexTree, { stateFiles, state, indexBlob, refs, rebasing, named, config }] = await Promise.all([permsStep, blobsStep, indexStep, stateStep]);
+    const [perms, , indexTree, { stateFiles, state, indexBlob, copies, refs, rebasing, named, config }] = await Promise.all([permsStep, blobsStep, indexStep, stateStep]);
     const syncState = detectSyncState(stateFiles);
     const parents = unique([head, ...Object.values(refs), ...named]);
 
     // 8. The worktree as on disk: the index with the changes applied.
     const removals = [...deleted, ...[...st.unmerged].filter((p) => !dirty.has(p))];
-    await inChunks(removals, (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(workIndex)));
-    const modeOf = (d: DirtyFile) => (d.link ? '120000' : isWindows ? (stage0.get(d.path)?.mode === '100755' ? '100755' : '100644') : (d.perm ?? 0) & 0o100 ? '100755' : '100644');
-    await inChunks([...dirty.values()].map((d) => `${modeOf(d)},${d.blob},${d.path}`), (chunk) =>
-      run(top, ['update-index', '--add', '--replace', ...chunk.flatMap((c) => ['--cacheinfo', c])], withIndex(workIndex)));
-    const filesTree = (await run(top, ['write-tree'], withIndex(workIndex))).stdout.trim();
+    let filesTree = indexTree ?? '';
+    // Nothing differs on disk from the index (no change, no untracked file, no conflict): the same tree.
+    if (!indexTree || removals.length || dirty.size) {
+      await inChunks(removals, (chunk) => run(top, ['update-index', '--force-remove', '--', ...chunk], withIndex(workIndex)));
+      const modeOf = (d: DirtyFile) => (d.link ? '120000' : isWindows ? (stage0.get(d.path)?.mode === '100755' ? '100755' : '100644') : (d.perm ?? 0) & 0o100 ? '100755' : '100644');
+      await inChunks([...dirty.values()].map((d) => `${modeOf(d)},${d.blob},${d.path}`), (chunk) =>
+        run(top, ['update-index', '--add', '--replace', ...chunk.flatMap((c) => ['--cacheinfo', c])], withIndex(workIndex)));
+      filesTree = (await run(top, ['write-tree'], withIndex(workIndex))).stdout.trim();
+    }
 
     const data: RestoreData = {
       version: 1,
@@ -198,13 +203,13 @@ export async function capture(ctx: SnapshotContext, run: Run, worktreePath: stri
       },
       notes,
     };
-    const blobs: Array<[string, string, string]> = state.map((s) => [`git/state/${s.path}`, s.blob, '100644']);
-    if (indexBlob) blobs.push(['git/index', indexBlob, '100644']);
-    for (const d of dirty.values()) if (d.raw) blobs.push([`raw/${d.path}`, d.raw, '100644']);
-    blobs.push(...stageBlobs);
-    const trees: Array<[string, string]> = [['files', filesTree], ...(indexTree ? [['index', indexTree] as [string, string]] : [])];
+    const tree: TreeEntry[] = state.map((s) => ({ path: `git/state/${s.path}`, id: s.blob, mode: '100644' }));
+    if (indexBlob) tree.push({ path: 'git/index', id: indexBlob, mode: '100644' });
+    for (const d of dirty.values()) if (d.raw) tree.push({ path: `raw/${d.path}`, id: d.raw, mode: '100644' });
+    for (const [p, id, mode] of stageBlobs) tree.push({ path: p, id, mode });
+    tree.push({ path: 'files', id: filesTree, mode: '40000' }, ...(indexTree ? [{ path: 'index', id: indexTree, mode: '40000' }] : []));
     await ctx.onStep('captured');
-    await commitSnapshot(ctx, run, top, tmp, { meta, data, trees, blobs, parents, overwrite: !!o.overwrite, signal });
+    await commitSnapshot(ctx, run, top, tmp, { meta, data, objectFormat, entries: tree, blobs: copies, parents, overwrite: !!o.overwrite, signal });
     return { meta, data };
   });
 }
@@ -229,26 +234,25 @@ export async function hashDisk(ctx: SnapshotContext, run: Run, top: string, path
   }
 }
 
+/**
+ * The snapshot commit: `meta.json` and `restore.json` beside `entries`, its tree written by us ({@link writeTree});
+ * `blobs` are files (copied to `tmp`) whose ids `entries` already name, written with the two JSON files.
+ */
 export async function commitSnapshot(ctx: SnapshotContext, run: Run, cwd: string, tmp: string, o: {
-  meta: SnapshotMeta; data: RestoreData; trees: Array<[string, string]>; blobs: Array<[string, string, string]>; parents: string[]; overwrite: boolean; signal?: AbortSignal;
+  meta: SnapshotMeta; data: RestoreData; objectFormat: ObjectFormat; entries: TreeEntry[]; blobs: Array<{ file: string; id: string }>; parents: string[]; overwrite: boolean; signal?: AbortSignal;
 }): Promise<void> {
   const { meta, signal } = o;
   const stored: Omit<SnapshotMeta, 'commit'> & { commit?: string } = { ...meta };
   delete stored.commit;
   const metaJson = JSON.stringify(stored);
-  const metaFile = path.join(tmp, 'meta.json');
-  const restoreFile = path.join(tmp, 'restore.json');
-  await fs.promises.writeFile(metaFile, `${JSON.stringify(stored, null, 2)}\n`);
-  await fs.promises.writeFile(restoreFile, `${JSON.stringify(o.data)}\n`);
-  const [metaBlob, restoreBlob] = await hashFiles(run, cwd, [metaFile, restoreFile], true, signal);
-  // The small entries go through a private index; the big trees (files/, index/) are added to the root tree
-  // directly (reading 5,000 entries into an index just to write them out again costs more than the rest).
-  const miscIndex = path.join(tmp, 'misc.index');
-  const env = { signal, env: { GIT_INDEX_FILE: miscIndex } };
-  const blobs: Array<[string, string, string]> = [['meta.json', metaBlob!, '100644'], ['restore.json', restoreBlob!, '100644'], ...o.blobs];
-  await inChunks(blobs.map(([p, sha, mode]) => `${mode},${sha},${p}`), (chunk) => run(cwd, ['update-index', '--add', ...chunk.flatMap((c) => ['--cacheinfo', c])], env));
-  const misc = (await run(cwd, ['write-tree'], env)).stdout.trim();
-  const tree = await addToTree(run, cwd, tmp, misc, o.trees, signal);
+  const json = await Promise.all([['meta.json', `${JSON.stringify(stored, null, 2)}\n`], ['restore.json', `${JSON.stringify(o.data)}\n`]].map(async ([name, text]) => {
+    const body = Buffer.from(text!, 'utf8');
+    const file = path.join(tmp, name!);
+    await fs.promises.writeFile(file, body);
+    return { name: name!, file, id: objectId(o.objectFormat, 'blob', body) };
+  }));
+  await writeObjects(run, cwd, 'blob', [...json, ...o.blobs], signal);
+  const tree = await writeTree(run, cwd, tmp, o.objectFormat, [...json.map((j) => ({ path: j.name, id: j.id, mode: '100644' })), ...o.entries], signal);
   const message = path.join(tmp, 'message');
   await fs.promises.writeFile(message, `grove ${meta.kind}: ${meta.reason}\n\n${metaJson}\n`);
   const seconds = Math.floor(meta.createdAt / 1000);

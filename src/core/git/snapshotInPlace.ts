@@ -5,7 +5,7 @@ import type { IgnoredEntry } from './ignoredFiles';
 import { GitError } from './gitError';
 import { normalizePath } from './provisioner';
 import { chmodIfNeeded, indexModes, removeFile, unpackBlob, writeDirty, writeState } from './snapshotFiles';
-import { branchConflict, checkedOutIn, locate, revParse } from './snapshotRepo';
+import { branchConflict, checkedOutIn, locateAtHead, revParse } from './snapshotRepo';
 import { GROVE_METADATA, isWindows, type CommonOptions, type DirtyFile, type RestoreData, type Run, type SnapshotContext, type Target } from './snapshotTypes';
 import { copyIndex, inChunks, lstatOrUndefined, parseRawDiff, unique, withTemp } from './snapshotUtil';
 import { capture } from './snapshotCapture';
@@ -44,11 +44,10 @@ export async function applyInPlace(ctx: SnapshotContext, run: Run, worktreePath:
 /** From state `from` (what is on disk now, just recorded) to state `to`. */
 export async function transform(ctx: SnapshotContext, run: Run, top: string, from: Target, to: Target, signal?: AbortSignal, rollingBack = false): Promise<void> {
   const { meta, data } = to;
-  const where = await locate(run, top, signal);
-  const { commonDir, gitDir, indexFile } = where;
   // HEAD, as it is now (not as recorded: a rollback starts from a half-done state): decide before changing anything.
-  const [curHead, symbolic] = await Promise.all([revParse(run, top, 'HEAD', signal), run(top, ['symbolic-ref', '-q', 'HEAD'], { signal, okExitCodes: [1] })]);
-  const curRef = symbolic.exitCode === 0 ? symbolic.stdout.trim() : '';
+  const where = await locateAtHead(run, top, signal, ctx.mainWorktrees);
+  const { commonDir, gitDir, indexFile, head: curHead } = where;
+  const curRef = where.headRef ?? '';
   const curBranch = curRef.startsWith('refs/heads/') ? curRef.slice('refs/heads/'.length) : undefined;
   let headStep: (() => Promise<unknown>) | undefined;
   const msg = `grove: ${rollingBack ? 'put back' : 'restore'} ${meta.id}`;

@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger';
 import { GitError } from './gitError';
 import { normalizePath } from './provisioner';
 import { CHECKPOINT_REF_PREFIX, EMPTY_TREE_SHA1, EMPTY_TREE_SHA256, GROVE_METADATA, SNAPSHOT_REF_PREFIX, STATE_DIRS, STATE_FILES, type BranchConflict, type Run, type SnapshotMeta, type SyncState } from './snapshotTypes';
-import { lstatOrUndefined, readText } from './snapshotUtil';
+import { lstatOrUndefined, objectId, readText, writeObjects, type ObjectFormat } from './snapshotUtil';
 
 export interface Location {
   top: string;
@@ -14,11 +14,47 @@ export interface Location {
   indexFile: string;
   /** The main worktree's top (what `repoRoot` means elsewhere in Grove). */
   repoRoot: string;
+  objectFormat: ObjectFormat;
 }
 
-export async function locate(run: Run, cwd: string, signal?: AbortSignal): Promise<Location> {
-  const out = (await run(cwd, ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', '--git-path', 'index'], { signal })).stdout;
-  const [top, gitDir, commonDir, indexFile] = out.split(/\r?\n/);
+export interface LocationAtHead extends Location {
+  /** HEAD's commit; none on an unborn branch. */
+  head?: string;
+  /** The ref HEAD points at (`refs/heads/<branch>`); none when detached. */
+  headRef?: string;
+}
+
+const LOCATE = ['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-dir', '--git-common-dir', '--git-path', 'index', '--show-object-format'];
+
+/**
+ * Where a worktree's files, git dir, common dir and index are. `mainWorktrees` (common dir → main worktree) keeps
+ * what `worktree list` said: a repository's main worktree never moves.
+ */
+export async function locate(run: Run, cwd: string, signal?: AbortSignal, mainWorktrees?: Map<string, string>): Promise<Location> {
+  return located(run, cwd, (await run(cwd, LOCATE, { signal })).stdout.split(/\r?\n/), signal, mainWorktrees);
+}
+
+/**
+ * {@link locate} and HEAD in one process. git refuses the HEAD part (128) on an unborn branch, or when a file named
+ * HEAD makes the name ambiguous: then the questions are asked one by one.
+ */
+export async function locateAtHead(run: Run, cwd: string, signal?: AbortSignal, mainWorktrees?: Map<string, string>): Promise<LocationAtHead> {
+  const r = await run(cwd, [...LOCATE, 'HEAD^{commit}', '--symbolic-full-name', 'HEAD'], { signal, okExitCodes: [128] });
+  const lines = r.stdout.split(/\r?\n/);
+  if (r.exitCode === 0 && /^[0-9a-f]{40,64}$/.test(lines[5] ?? '') && lines[6]) {
+    const where = await located(run, cwd, lines, signal, mainWorktrees);
+    return { ...where, head: lines[5]!, ...(lines[6] !== 'HEAD' ? { headRef: lines[6] } : {}) };
+  }
+  const where = await locate(run, cwd, signal, mainWorktrees);
+  const [head, symbolic] = await Promise.all([
+    revParse(run, where.top, 'HEAD', signal),
+    run(where.top, ['symbolic-ref', '-q', 'HEAD'], { signal, okExitCodes: [1] }),
+  ]);
+  return { ...where, ...(head ? { head } : {}), ...(symbolic.exitCode === 0 ? { headRef: symbolic.stdout.trim() } : {}) };
+}
+
+async function located(run: Run, cwd: string, lines: string[], signal: AbortSignal | undefined, mainWorktrees: Map<string, string> | undefined): Promise<Location> {
+  const [top, gitDir, commonDir, indexFile, format] = lines;
   if (!top || !gitDir || !commonDir || !indexFile) throw new GitError(`${cwd} is not inside a git worktree.`, { code: 'NotAGitRepository' });
   const real = (p: string) => {
     try {
@@ -27,9 +63,14 @@ export async function locate(run: Run, cwd: string, signal?: AbortSignal): Promi
       return p;
     }
   };
-  const list = (await run(cwd, ['worktree', 'list', '--porcelain'], { signal })).stdout;
-  const first = /^worktree (.*)$/m.exec(list)?.[1];
-  return { top: real(top), gitDir: real(gitDir), commonDir: real(commonDir), indexFile, repoRoot: first ?? real(top) };
+  const common = real(commonDir);
+  let repoRoot = mainWorktrees?.get(common);
+  if (repoRoot === undefined) {
+    const list = (await run(cwd, ['worktree', 'list', '--porcelain'], { signal })).stdout;
+    repoRoot = /^worktree (.*)$/m.exec(list)?.[1] ?? real(top);
+    mainWorktrees?.set(common, repoRoot);
+  }
+  return { top: real(top), gitDir: real(gitDir), commonDir: common, indexFile, repoRoot, objectFormat: format === 'sha256' ? 'sha256' : 'sha1' };
 }
 
 export async function revParse(run: Run, cwd: string, rev: string, signal?: AbortSignal): Promise<string | undefined> {
@@ -104,24 +145,51 @@ export function freePath(wanted: string): string {
   }
 }
 
+/** An entry of a tree {@link writeTree} writes: a blob (or gitlink) at a `/`-separated path, or a whole tree. */
+export type TreeEntry = { path: string; id: string; mode: string };
+
 /**
- * A tree with `base`'s entries plus `add` (name → tree) at its top level, written by us: git's tree format is
+ * Writes the tree holding `entries` (blobs at nested paths, trees at the top level; empty trees left out) and
+ * every tree on their paths, with one `hash-object -t tree` (see {@link writeObjects}). git's tree format is
  * `<octal mode> <name>\0<binary id>` per entry, sorted by name with folders compared as `name/`.
  */
-export async function addToTree(run: Run, cwd: string, tmp: string, base: string, add: Array<[string, string]>, signal?: AbortSignal): Promise<string> {
+export async function writeTree(run: Run, cwd: string, tmp: string, format: ObjectFormat, entries: TreeEntry[], signal?: AbortSignal): Promise<string> {
+  type Dir = Map<string, { mode: string; id: string } | Dir>;
+  const root: Dir = new Map();
   const empty = new Set([EMPTY_TREE_SHA1, EMPTY_TREE_SHA256]);
-  const extra = add.filter(([, sha]) => !empty.has(sha));
-  if (!extra.length) return base;
-  const listed = (await run(cwd, ['ls-tree', '-z', base], { signal })).stdout.split('\0').filter(Boolean).map((rec) => {
-    const m = /^(\d+) (\w+) ([0-9a-f]+)\t([\s\S]*)$/.exec(rec)!;
-    return { mode: m[1]!.replace(/^0+/, ''), tree: m[2] === 'tree', sha: m[3]!, name: m[4]! };
-  });
-  const entries = [...listed.filter((e) => !extra.some(([n]) => n === e.name)), ...extra.map(([name, sha]) => ({ mode: '40000', tree: true, sha, name }))];
-  const key = (e: { name: string; tree: boolean }) => Buffer.from(e.tree ? `${e.name}/` : e.name, 'utf8');
-  entries.sort((a, b) => Buffer.compare(key(a), key(b)));
-  const file = path.join(tmp, 'root.tree');
-  await fs.promises.writeFile(file, Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`, 'utf8'), Buffer.from(e.sha, 'hex')])));
-  return (await run(cwd, ['hash-object', '-t', 'tree', '-w', '--', file], { signal })).stdout.trim();
+  for (const e of entries) {
+    if (e.mode === '40000' && empty.has(e.id)) continue;
+    const names = e.path.split('/');
+    let dir = root;
+    for (const name of names.slice(0, -1)) {
+      let sub = dir.get(name);
+      if (!sub) dir.set(name, (sub = new Map()));
+      if (!(sub instanceof Map)) throw new GitError(`${e.path}: ${name} is both a file and a folder`, { code: 'Unknown' });
+      dir = sub;
+    }
+    const leaf = names[names.length - 1]!;
+    if (dir.has(leaf)) throw new GitError(`${e.path} is listed twice`, { code: 'Unknown' });
+    dir.set(leaf, { mode: e.mode, id: e.id });
+  }
+  const objects: Array<{ file: string; id: string }> = [];
+  const write = async (dir: Dir): Promise<string> => {
+    const items: Array<{ name: string; mode: string; id: string; tree: boolean }> = [];
+    for (const [name, v] of dir) {
+      if (v instanceof Map) items.push({ name, mode: '40000', id: await write(v), tree: true });
+      else items.push({ name, mode: v.mode.replace(/^0+/, ''), id: v.id, tree: v.mode.replace(/^0+/, '') === '40000' });
+    }
+    const key = (e: { name: string; tree: boolean }) => Buffer.from(e.tree ? `${e.name}/` : e.name, 'utf8');
+    items.sort((x, y) => Buffer.compare(key(x), key(y)));
+    const body = Buffer.concat(items.flatMap((e) => [Buffer.from(`${e.mode} ${e.name}\0`, 'utf8'), Buffer.from(e.id, 'hex')]));
+    const id = objectId(format, 'tree', body);
+    const file = path.join(tmp, `tree-${objects.length}`);
+    await fs.promises.writeFile(file, body);
+    objects.push({ file, id });
+    return id;
+  };
+  const id = await write(root);
+  await writeObjects(run, cwd, 'tree', objects, signal);
+  return id;
 }
 
 export function detectSyncState(stateFiles: string[]): SyncState | undefined {

@@ -85,7 +85,7 @@ export async function recreate(ctx: SnapshotContext, run: Run, repoRoot: string,
       await run(repoRoot, ['worktree', 'prune'], { okExitCodes: [1, 128] });
     });
     if (createBranch) undo.push(() => run(repoRoot, ['update-ref', '-d', `refs/heads/${branch}`, meta.head!], { okExitCodes: [1, 128] }));
-    const where = await locate(run, wtPath, signal);
+    const where = await locate(run, wtPath, signal, ctx.mainWorktrees);
     const commonDir = where.commonDir;
 
     await ctx.onStep('index');

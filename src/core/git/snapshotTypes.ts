@@ -204,4 +204,6 @@ export interface SnapshotContext {
   sizeLimitBytes: number;
   now: () => number;
   onStep: (step: string) => void | Promise<void>;
+  /** Common dir → main worktree, as `worktree list` said (see `locate`). */
+  mainWorktrees?: Map<string, string>;
 }

@@ -1,4 +1,5 @@
 /** Small helpers of the snapshot modules: ids, temporary folders, files, argument chunks and git output parsers. */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,6 +106,29 @@ export async function hashFiles(run: Run, cwd: string, files: string[], noFilter
   });
   if (out.length !== files.length) throw new GitError(`hash-object returned ${out.length} ids for ${files.length} files`, { code: 'Unknown' });
   return out;
+}
+
+/** The object format of a repository (`git rev-parse --show-object-format`). */
+export type ObjectFormat = 'sha1' | 'sha256';
+
+/** The id git gives an object of `type` with this body: the hash of `<type> <size>\0<body>`. */
+export function objectId(format: ObjectFormat, type: 'blob' | 'tree', body: Buffer): string {
+  return createHash(format).update(`${type} ${body.length}\0`).update(body).digest('hex');
+}
+
+/**
+ * Writes objects whose ids were computed here ({@link objectId}) from files holding their exact bodies: one
+ * `hash-object -w` per type (and argument chunk), which checks each id against git's own.
+ */
+export async function writeObjects(run: Run, cwd: string, type: 'blob' | 'tree', objects: Array<{ file: string; id: string }>, signal?: AbortSignal): Promise<void> {
+  const written: string[] = [];
+  await inChunks(objects.map((o) => o.file), async (chunk) => {
+    const r = await run(cwd, ['hash-object', '-w', '-t', type, ...(type === 'blob' ? ['--no-filters'] : []), '--', ...chunk], { signal });
+    written.push(...r.stdout.split(/\r?\n/).filter(Boolean));
+  });
+  objects.forEach((o, i) => {
+    if (written[i] !== o.id) throw new GitError(`git stored ${path.basename(o.file)} as ${written[i] ?? 'nothing'}, not ${o.id}`, { code: 'Unknown' });
+  });
 }
 
 /** Commits among `shas` that exist (a state file may name objects that are gone). */

@@ -109,6 +109,7 @@ export class Snapshots {
       sizeLimitBytes: options.sizeLimitBytes ?? DEFAULT_SIZE_LIMIT_BYTES,
       now: options.now ?? Date.now,
       onStep: options.onStep ?? (() => undefined),
+      mainWorktrees: new Map(),
     };
   }
 
@@ -150,7 +151,7 @@ export class Snapshots {
         counts: { indexEntries: 0, changed: 0, deleted: 0, untracked: 0, unmerged: 0, ignoredFiles: 0, ignoredBytes: 0 }, notes: [],
       };
       await withTemp(async (tmp) => {
-        await commitSnapshot(this.ctx, run, repoRoot, tmp, { meta, data, trees: [], blobs: [], parents: [tip], overwrite: false, signal });
+        await commitSnapshot(this.ctx, run, repoRoot, tmp, { meta, data, objectFormat: tip.length === 64 ? 'sha256' : 'sha1', entries: [], blobs: [], parents: [tip], overwrite: false, signal });
       });
       return meta;
     });

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitClient, type GitCallOptions, type GitResult, type LockedRepository } from '../../../src/core/git/gitClient';
+import { listIgnoredWork } from '../../../src/core/git/ignoredFiles';
+import { Snapshots } from '../../../src/core/git/snapshots';
 import { WorktreeManager } from '../../../src/core/git/worktreeManager';
 import { commit, git, gitTestEnv, useTempRepos } from '../../support/repo';
 
@@ -22,6 +24,11 @@ class CountingGit extends GitClient {
         return repo.run(dir, args, options);
       },
     }), signal);
+  }
+
+  override writeBeside(cwd: string, args: readonly string[], options?: GitCallOptions): Promise<GitResult> {
+    this.calls.push(args.join(' '));
+    return super.writeBeside(cwd, args, options);
   }
 
   take(): string[] {
@@ -105,5 +112,45 @@ describe('git processes per dispatch (issue 17 item 1)', function () {
     await manager.resolveRepository(root);
     fs.rmSync(path.join(root, '.git'), { recursive: true, force: true });
     await assert.rejects(manager.resolveRepository(root), /not inside a git repository/);
+  });
+
+  it('a turn\'s checkpoint runs 11 git processes on a clean worktree, 16 after the agent wrote files beside an ignored one (and records them all)', async () => {
+    const root = repos.create({ files: { 'README.md': '# r\n', '.gitignore': '.env\n' } });
+    const client = new CountingGit({ env: gitTestEnv });
+    const wt = (await new WorktreeManager(client).create({ repoRoot: root, title: 'cp' })).path;
+    const snaps = new Snapshots(client);
+    const checkpoint = async (turn: number) => {
+      client.take();
+      // As Grove records each turn: the ignored work first (its top known), then the checkpoint beside the queue.
+      const ignored = await listIgnoredWork(client, wt, { top: wt, copyPatterns: ['.env'] });
+      const cp = await snaps.checkpoint(wt, { instanceId: 'inst', turn, ignored, unshared: true });
+      return { cp, calls: client.take() };
+    };
+    const kinds = (calls: string[]) => calls.map((c) => c.split(' ')[0]!).sort();
+    const first = await checkpoint(0);
+    // Nothing ignored (one listing), where-and-HEAD in one rev-parse, the main worktree (once per Snapshots), status,
+    // the index and its tree, the branch config, then the snapshot's blobs and its trees (one hash-object each), commit,
+    // ref. A clean worktree's files are the index's tree: no update-index.
+    assert.deepEqual(kinds(first.calls), [
+      'commit-tree', 'config', 'hash-object', 'hash-object', 'ls-files', 'ls-files', 'rev-parse', 'status', 'update-ref', 'worktree', 'write-tree',
+    ], first.calls.join('\n'));
+    assert.equal(git(root, 'rev-parse', `${first.cp.commit}:files`), git(root, 'rev-parse', 'HEAD^{tree}'));
+
+    fs.writeFileSync(path.join(wt, '.env'), 'KEY=1\n');
+    fs.writeFileSync(path.join(wt, 'made.txt'), 'by the agent\n');
+    fs.writeFileSync(path.join(wt, 'README.md'), '# changed\n');
+    const next = await checkpoint(1);
+    // Something ignored: two more listings (regenerable, kept). The files on disk hashed as git would add them and as
+    // they are (two hash-objects), applied to a copy of the index and written as a tree. The main worktree is known.
+    assert.deepEqual(kinds(next.calls), [
+      'commit-tree', 'config', 'hash-object', 'hash-object', 'hash-object', 'hash-object', 'ls-files', 'ls-files', 'ls-files', 'ls-files',
+      'rev-parse', 'status', 'update-index', 'update-ref', 'write-tree', 'write-tree',
+    ], next.calls.join('\n'));
+    const changes = await snaps.turnChanges(root, 'inst', 1);
+    // The kept ignored file the agent made counts among the turn's changes, as it would be restored.
+    assert.deepEqual(Object.fromEntries(changes.files.map((f) => [f.path, f.status])), { '.env': 'A', 'README.md': 'M', 'made.txt': 'A' });
+    assert.equal(git(root, 'show', `${next.cp.commit}:files/made.txt`), 'by the agent');
+    assert.equal(git(root, 'show', `${next.cp.commit}:files/.env`), 'KEY=1');
+    git(root, 'fsck', '--strict', '--no-dangling');
   });
 });

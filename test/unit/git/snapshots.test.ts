@@ -434,6 +434,65 @@ describe('snapshots', function () {
       assert.equal(fs.readFileSync(file, 'utf8'), 'export const x = 3;\n');
       assert.deepEqual(fingerprint(wt), before);
     });
+    it('a SHA-256 repository: a conflicted merge beside staged, untracked and kept ignored files is stored soundly and restored exactly', async () => {
+      const root = repos.create({ objectFormat: 'sha256', files: { 'a.txt': 'base\n', 'b.txt': 'b\n', 'docs/c.md': 'c\n', '.gitignore': '.env\n' } });
+      const wt = path.join(path.dirname(root), 'wt sha256');
+      git(root, 'worktree', 'add', '-q', '-b', 'grove/s', wt, 'main');
+      commit(root, 'main side', { 'a.txt': 'main\n' });
+      commit(wt, 'branch side', { 'a.txt': 'branch\n' });
+      assert.notEqual(gitStatus(wt, 'merge', '-q', '--no-edit', 'main'), 0);
+      writeFiles(wt, { 'b.txt': 'staged\n', 'docs/new/deep.md': 'untracked\n', '.env': 'KEY=1\n' });
+      git(wt, 'add', 'b.txt');
+      writeFiles(wt, { 'b.txt': 'staged, then edited\n' });
+      const before = fingerprint(wt);
+      const git2 = client();
+      const snaps = new Snapshots(git2);
+      const ignored = await listIgnoredWork(git2, wt, { copyPatterns: ['.env'] });
+      const cp = await snaps.checkpoint(wt, { instanceId: 'sha', turn: 0, ignored });
+      const meta = await snaps.snapshotWorktree(wt, { reason: 'remove --force', ignored });
+      assert.equal(meta.head, git(wt, 'rev-parse', 'HEAD'));
+      assert.equal(meta.head!.length, 64);
+      assert.equal(meta.syncState, 'merge');
+      assert.equal(git(root, 'cat-file', 'blob', `${meta.filesTree}:.env`), 'KEY=1');
+      git(root, 'fsck', '--strict', '--no-dangling');
+      git(root, 'worktree', 'remove', '--force', wt);
+      git(root, 'branch', '-D', 'grove/s');
+      gcNow(root);
+      await snaps.restore(root, meta.id);
+      assert.deepEqual(fingerprint(wt), before);
+      git(wt, 'reset', '-q', '--hard');
+      git(wt, 'clean', '-q', '-fdx');
+      assert.ok(!fs.existsSync(path.join(wt, '.git', 'MERGE_HEAD')) && !fs.existsSync(path.join(wt, '.env')));
+      await snaps.revertTo(wt, cp.id);
+      assert.deepEqual(fingerprint(wt), before);
+    });
+
+    it('an unborn branch, and a file named HEAD at the top: the branch, the head and the files are recorded as they are', async () => {
+      const root = repos.create({ files: { 'a.txt': 'a\n' } });
+      const wt = path.join(path.dirname(root), 'wt-unborn');
+      git(root, 'worktree', 'add', '-q', '-b', 'grove/u', wt, 'main');
+      git(wt, 'checkout', '-q', '--orphan', 'grove/orphan');
+      writeFiles(wt, { 'HEAD': 'a file, not a ref\n', 'new.txt': 'new\n' });
+      const snaps = new Snapshots(client());
+      const unborn = await snaps.snapshotWorktree(wt, { reason: 'remove' });
+      assert.equal(unborn.branch, 'grove/orphan');
+      assert.equal(unborn.head, undefined);
+      assert.ok(!unborn.detached);
+      assert.equal(git(root, 'cat-file', 'blob', `${unborn.filesTree}:HEAD`), 'a file, not a ref');
+      assert.equal(git(root, 'cat-file', 'blob', `${unborn.filesTree}:a.txt`), 'a', 'the index kept from main');
+      git(wt, 'commit', '-q', '-m', 'first of the orphan');
+      writeFiles(wt, { 'HEAD': 'edited\n' });
+      const born = await snaps.snapshotWorktree(wt, { reason: 'remove' });
+      assert.equal(born.branch, 'grove/orphan');
+      assert.equal(born.head, git(wt, 'rev-parse', 'HEAD'));
+      assert.equal(git(root, 'cat-file', 'blob', `${born.filesTree}:HEAD`), 'edited');
+      const before = fingerprint(wt);
+      git(root, 'worktree', 'remove', '--force', wt);
+      git(root, 'branch', '-D', 'grove/orphan');
+      await snaps.restore(root, born.id);
+      assert.deepEqual(fingerprint(wt), before);
+      assert.equal(git(wt, 'symbolic-ref', 'HEAD'), 'refs/heads/grove/orphan');
+    });
   });
 
   describe('restore: where and on which branch', () => {
