@@ -266,6 +266,17 @@ export class Grove extends Disposable {
     await this.snapshots.checkpoint(inst.worktreePath, { instanceId: inst.id, turn, title: inst.title, ignored, unshared: true });
   }
 
+  /**
+   * Resolves once the turn checkpoints this process is recording for the instance are written (at once when none
+   * is): an agent is done at its result event, a moment before its turn's checkpoint exists.
+   */
+  async checkpointsRecorded(instanceId: string): Promise<void> {
+    for (let chain = this.checkpointChains.get(instanceId); chain; chain = this.checkpointChains.get(instanceId)) {
+      await chain.catch(() => undefined);
+      if (this.checkpointChains.get(instanceId) === chain) return;
+    }
+  }
+
   /** Checkpoints being recorded: close() waits for them (a CLI run must not exit in the middle of one). */
   private tracked(p: Promise<void>): Promise<void> {
     this.pendingCheckpoints.add(p);

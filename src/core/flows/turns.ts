@@ -17,12 +17,14 @@ import { requireWorktree } from './review';
 /** The checkpoints at the end of each of the instance's turns, in order (turn 0: before the first prompt). */
 export async function turns(g: Grove, id: string): Promise<SnapshotMeta[]> {
   const inst = requireInstance(g, id);
+  await g.checkpointsRecorded(inst.id); // the turn that just ended is listed, not missing for a moment
   return (await g.snapshots.checkpoints(inst.repoRoot, inst.id)).filter((c) => c.phase === 'end');
 }
 
 /** What one turn changed: from the state before it to its end (untracked files included). */
 export async function turnChanges(g: Grove, id: string, turn: number): Promise<TurnChanges> {
   const inst = requireInstance(g, id);
+  await g.checkpointsRecorded(inst.id);
   try {
     return await g.snapshots.turnChanges(inst.repoRoot, inst.id, turn);
   } catch (err) {

@@ -40,6 +40,7 @@ export async function groveFixture(repos: TempRepos, files: Record<string, strin
     if (!FINISHED.includes(grove.fleet.get(id)!.state)) {
       await waitForEvent(grove.fleet.onDidChangeInstances, () => FINISHED.includes(grove.fleet.get(id)!.state), 20_000);
     }
+    await grove.checkpointsRecorded(id); // the turn's checkpoint, written just after the agent is done
     return grove.fleet.get(id)!;
   };
   return {

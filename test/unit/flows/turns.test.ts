@@ -99,6 +99,18 @@ describe('core/flows: a checkpoint per agent turn (real git)', function () {
     assert.deepEqual(fingerprint(wt), afterTurn2);
   });
 
+  it('the turn that just ended is listed, and its changes shown, the moment its agent is done (a slow disk too)', async () => {
+    const { instances: [first] } = await dispatch(grove, { repoRoot: repo, tasks: [{ title: 'Asked at once', prompt: 'first' }] });
+    const id = first!.id;
+    await turnsRecorded(id, 1);
+    slowSteps = 150; // the end-of-turn checkpoint takes a while to write
+    await done(id);
+    const listed = turns(grove, id);
+    const changes = turnChanges(grove, id, 1);
+    assert.deepEqual((await listed).map((t) => t.turn), [0, 1]);
+    assert.deepEqual((await changes).files.map((f) => f.path).sort(), ['notes.md', 'turn-1.txt']);
+  });
+
   // Found by the extension-host turns test on a busy machine: a follow-up sent the moment a turn ended started the
   // next turn while that turn's checkpoint was still being recorded, so "turn 1" held turn 2's files as well.
   it('a follow-up sent the moment a turn ends waits for that turn\'s checkpoint: each turn holds exactly its own changes', async () => {
