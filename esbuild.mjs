@@ -54,16 +54,11 @@ export function extensionBuilds({ production = false, outdir = 'dist' } = {}) {
   ];
 }
 
-/** The `grove` command line (and MCP server) on the same core; `vscode` is never imported below src/cli. */
-const cli = fs.existsSync('src/cli/main.ts')
-  ? {
-      ...common,
-      entryPoints: { cli: 'src/cli/main.ts' },
-      outdir: 'dist',
-      minify: production,
-      banner: { js: '#!/usr/bin/env node' },
-    }
-  : undefined;
+/** The `grove` command line and MCP server (dist/cli.js) on the same core. */
+export function cliBuild({ production = false, outdir = 'dist' } = {}) {
+  return { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir, minify: production, banner: { js: '#!/usr/bin/env node' } };
+}
+const cli = fs.existsSync('src/cli/main.ts') ? cliBuild({ production }) : undefined;
 
 function findTests(dir, suffix) {
   if (!fs.existsSync(dir)) return [];

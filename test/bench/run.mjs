@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { fleetSection, hostLagSection } from './hostLag.mjs';
 import { spliceSection, wrap } from './doc.mjs';
-import { extensionBuilds } from '../../esbuild.mjs';
+import { cliBuild, extensionBuilds } from '../../esbuild.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 process.chdir(root);
@@ -101,6 +101,8 @@ for (const [key, heading, measure] of chosen) {
     continue;
   }
   if (lines.at(-1) !== '') lines.push('');
+  // Sections are rewritten one by one, on whatever machine runs the bench that day: each names its own.
+  lines.push(`Measured on ${machineName()}, written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`, '');
   const after = sections.slice(sections.findIndex(([k]) => k === key) + 1).map(([k, h]) => [k, legacy(h)]);
   spliceSection(docFile, key, lines, { legacyHeading: legacy(heading), before: after });
   log(`${key}: ${((Date.now() - t) / 1000).toFixed(0)} s, written to docs/benchmarks.md`);
@@ -109,13 +111,17 @@ spliceSection(docFile, 'machine', machineLines());
 log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`);
 if (failed.length) process.exitCode = 1;
 
-function machineLines() {
+function machineName() {
   const cpu = os.cpus();
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}`;
+}
+
+function machineLines() {
   const gitVersion = execFileSync('git', ['--version'], { encoding: 'utf8' }).trim();
   const claudeVersion = execFileSync(path.join('node_modules', '.bin', 'claude'), ['--version'], { encoding: 'utf8' }).trim();
   return [
-    `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, ${gitVersion}, Claude Code ${claudeVersion}. Load average when last written (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC): ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}.`,
-    'The machine is shared with other engineers running test suites, so single numbers are noisy: read the medians, and the ratios more than the absolute times.',
+    `Machine of the last run: ${machineName()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, ${gitVersion}, Claude Code ${claudeVersion}. Load average when last written (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC): ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}.`,
+    'Each section names the machine it was measured on (machines differ from day to day; compare ratios, which are measured side by side, rather than times across sections). The machine is shared with other engineers running test suites, so single numbers are noisy: read the medians, and the ratios more than the absolute times.',
     '',
   ];
 }
@@ -240,11 +246,9 @@ function peerLines(p) {
   ];
 }
 
+/** The CLI as `node esbuild.mjs` builds it (its own options), into the bench's folder. */
 async function cliBundle() {
-  await esbuild.build({
-    entryPoints: ['src/cli/main.ts'],
-    bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: path.join(outDir, 'cli.js'), logLevel: 'warning',
-  });
+  await esbuild.build(cliBuild({ outdir: outDir }));
   return path.join(outDir, 'cli.js');
 }
 
