@@ -40,9 +40,10 @@ export function load(file: string, cacheDir: string): { main: Main; save?: () =>
   const key = createHash('sha1').update(source).update(`\0${v8.cachedDataVersionTag()}`).digest('hex').slice(0, 24);
   const cacheFile = path.join(cacheDir, `grove-${key}.bin`);
   const cachedData = readCache(cacheFile);
-  // Node's own CommonJS wrapper, so the bundle runs as `require` would run it.
-  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n});`;
-  const script = new vm.Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // Node's own CommonJS wrapper, so the bundle runs as `require` would run it; on a line of its own, so that errors
+  // (and source maps) name the bundle's own lines and columns.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {\n${source.toString('utf8')}\n});`;
+  const script = new vm.Script(wrapped, { filename: file, lineOffset: -1, ...(cachedData ? { cachedData } : {}) });
   const mod = { exports: {} as Main };
   (script.runInThisContext() as (...args: unknown[]) => void).call(mod.exports, mod.exports, require, mod, file, path.dirname(file));
   if (cachedData && !script.cachedDataRejected) return { main: mod.exports };

@@ -14,7 +14,9 @@ const LOADER = path.join(repoRoot(), 'dist', 'extension.js');
 const CHILD = [
   'const { load } = require(process.argv[1]);',
   'const r = load(process.argv[2], process.argv[3]);',
-  'Promise.resolve(r.save && r.save()).then(() => process.stdout.write(JSON.stringify({ value: r.main.value(), where: r.main.where, cached: !r.save })));',
+  'let at = "";',
+  'try { r.main.fail(); } catch (e) { at = /grove\\.js:(\\d+:\\d+)/.exec(e.stack)[1]; }',
+  'Promise.resolve(r.save && r.save()).then(() => process.stdout.write(JSON.stringify({ value: r.main.value(), where: r.main.where, cached: !r.save, at })));',
 ].join('\n');
 
 describe('the extension loader and its code cache', function () {
@@ -37,21 +39,23 @@ describe('the extension loader and its code cache', function () {
     'const p = require("node:path");',
     `exports.value = () => ${value};`,
     'exports.where = p.basename(__dirname) + "/" + p.basename(__filename) + (module.exports === exports ? "" : " (module?)");',
+    'exports.fail = () => { throw new Error("where errors point"); };',
   ].join('\n'));
   /** One window's activation: the built loader in a fresh process. `cached`: it ran from a cache it accepted. */
-  const activate = () => new Promise<{ value: number; where: string; cached: boolean }>((resolve, reject) => {
+  const activate = () => new Promise<{ value: number; where: string; cached: boolean; at: string }>((resolve, reject) => {
     execFile(process.execPath, ['-e', CHILD, LOADER, file, cacheDir], (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
   });
   const caches = () => (fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).sort() : []);
 
   it('runs Grove as require would; from the second activation on, from the cache; a new build gets its own and the old one goes', async () => {
-    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false });
+    // Errors name the bundle's own line and column (line 5, column 30 where `new Error` stands), as require reports them.
+    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false, at: '5:30' });
     const [written] = caches();
     assert.match(written!, /^grove-[0-9a-f]+\.bin$/);
-    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: true });
+    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: true, at: '5:30' });
     // A build of the same length: V8 alone would take the old cache for it.
     build('43');
-    assert.deepEqual(await activate(), { value: 43, where: 'dist with space/grove.js', cached: false });
+    assert.deepEqual(await activate(), { value: 43, where: 'dist with space/grove.js', cached: false, at: '5:30' });
     assert.equal(caches().length, 1);
     assert.notEqual(caches()[0], written);
     assert.equal((await activate()).cached, true);
@@ -66,7 +70,7 @@ describe('the extension loader and its code cache', function () {
       await activate();
       const cache = path.join(cacheDir, caches()[0]!);
       fs.writeFileSync(cache, how(fs.readFileSync(cache)));
-      assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false });
+      assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false, at: '5:30' });
       assert.equal((await activate()).cached, true);
     });
   }
@@ -74,7 +78,7 @@ describe('the extension loader and its code cache', function () {
   it('storage that cannot hold a cache (a file where its folder goes) costs only the cache', async () => {
     fs.mkdirSync(path.dirname(cacheDir), { recursive: true });
     fs.writeFileSync(cacheDir, 'in the way');
-    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false });
+    assert.deepEqual(await activate(), { value: 42, where: 'dist with space/grove.js', cached: false, at: '5:30' });
     assert.equal((await activate()).value, 42);
     assert.equal(fs.readFileSync(cacheDir, 'utf8'), 'in the way');
   });
